@@ -1,0 +1,502 @@
+// A netlink socket for Node, and nothing about IPVS.
+//
+// What lives here is only what cannot live in TypeScript: the file descriptor,
+// the system calls, and the threads that make blocking calls off the JS thread.
+// Framing, attributes, sequence numbers and every protocol rule are TypeScript.
+//
+//   new Socket(protocol, { netns?, rcvbuf?, sndbuf? })
+//   socket.portId                         the kernel-assigned netlink port id
+//   socket.exchange(buffers, timeoutMs) -> Promise<Buffer[]>
+//                                         for each buffer (one or many netlink
+//                                         messages): one sendmsg(), then receive
+//                                         until the kernel's last answer to it;
+//                                         resolves with every datagram received,
+//                                         back to back in a few large chunks
+//   socket.close()
+//
+// exchange() is the one place this file reads netlink framing: it must know
+// where the answer to a buffer ends, which is an NLMSG_DONE or NLMSG_ERROR
+// carrying the sequence number of the buffer's last message. Doing the whole
+// conversation on one worker thread is what makes bulk loads and full dumps
+// fast: a thread-pool round trip per dump costs more than the dump itself
+// (bench/, under User-Mode Linux). Everything else about the replies,
+// including matching every message to its request, is TypeScript.
+//   readFile(path, netns?) -> Promise<Buffer>
+//                                         reads a file from a thread that has
+//                                         entered the given network namespace
+//                                         (/proc/thread-self/net/... shows it)
+//
+// Failures reject with an Error whose `errno` is the positive errno number and
+// whose `syscall` names the call; the TypeScript layer gives them meaning.
+
+#include <napi.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+namespace {
+
+// The largest datagram the kernel sends on a netlink socket is a dump chunk of
+// at most 32 KiB (netlink_dump caps max_recvmsg_len); 64 KiB leaves room.
+constexpr size_t kDatagramMax = 64 * 1024;
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+// Runs fn on a short-lived thread that first joins the network namespace at
+// `path`; the namespace change dies with that thread, so no other thread of
+// the process ever sees it. Returns 0 or an errno (and sets *failed_call).
+template <typename Fn>
+int InNetns(const std::string& path, const char** failed_call, Fn fn) {
+  int result = 0;
+  std::thread t([&] {
+    int nsfd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) {
+      result = errno;
+      *failed_call = "open(netns)";
+      return;
+    }
+    if (setns(nsfd, CLONE_NEWNET) != 0) {
+      result = errno;
+      *failed_call = "setns";
+      close(nsfd);
+      return;
+    }
+    close(nsfd);
+    result = fn(failed_call);
+  });
+  t.join();
+  return result;
+}
+
+struct SocketState {
+  int fd = -1;
+  int wake_fd = -1;           // eventfd: close() wakes a blocked recv
+  std::atomic<int> users{0};  // async workers currently using fd
+  std::atomic<bool> closing{false};
+
+  void ReleaseIfDone() {
+    if (closing.load() && users.load() == 0) {
+      if (fd >= 0) close(fd);
+      if (wake_fd >= 0) close(wake_fd);
+      fd = wake_fd = -1;
+    }
+  }
+};
+
+// Sequence number of the last message in a buffer of netlink messages, or
+// false when the buffer holds no well-formed message.
+bool LastSeq(const uint8_t* p, size_t len, uint32_t* seq) {
+  size_t off = 0;
+  bool found = false;
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    struct nlmsghdr h;
+    memcpy(&h, p + off, sizeof(h));
+    if (h.nlmsg_len < sizeof(struct nlmsghdr) || off + h.nlmsg_len > len) break;
+    *seq = h.nlmsg_seq;
+    found = true;
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  return found;
+}
+
+// True when the datagram holds the terminal answer (DONE or ERROR) for seq.
+bool HasTerminal(const uint8_t* p, size_t len, uint32_t seq) {
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    struct nlmsghdr h;
+    memcpy(&h, p + off, sizeof(h));
+    if (h.nlmsg_len < sizeof(struct nlmsghdr) || off + h.nlmsg_len > len) return false;
+    if (h.nlmsg_seq == seq && (h.nlmsg_type == NLMSG_DONE || h.nlmsg_type == NLMSG_ERROR)) return true;
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  return false;
+}
+
+class ExchangeWorker : public Napi::AsyncWorker {
+ public:
+  ExchangeWorker(Napi::Env env, std::shared_ptr<SocketState> state, Napi::Array buffers, int timeout_ms)
+      : Napi::AsyncWorker(env),
+        state_(std::move(state)),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        timeout_ms_(timeout_ms) {
+    refs_ = Napi::Persistent(buffers);
+    for (uint32_t i = 0; i < buffers.Length(); i++) {
+      Napi::Buffer<uint8_t> b = buffers.Get(i).As<Napi::Buffer<uint8_t>>();
+      requests_.push_back({b.Data(), b.Length()});
+    }
+    state_->users++;
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    struct sockaddr_nl kernel = {};
+    kernel.nl_family = AF_NETLINK;
+    for (const auto& req : requests_) {
+      uint32_t last = 0;
+      if (!LastSeq(req.first, req.second, &last)) {
+        Fail(EINVAL, "exchange");
+        return;
+      }
+      struct iovec iov = {req.first, req.second};
+      struct msghdr msg = {};
+      msg.msg_name = &kernel;
+      msg.msg_namelen = sizeof(kernel);
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      ssize_t n;
+      do {
+        n = sendmsg(state_->fd, &msg, 0);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        Fail(errno, "sendmsg");
+        return;
+      }
+      // Receive until the terminal answer. Try without waiting first: the
+      // kernel answers a "do" and runs a dump's first pass inside sendmsg(),
+      // and queues a dump's next part inside the recvmsg() that drains the
+      // previous one, so poll() is needed only when the queue is empty. (A
+      // poll() costs as much as the recv() under User-Mode Linux.)
+      for (bool done = false; !done;) {
+        uint8_t* tail = Room();
+        ssize_t got = recv(state_->fd, tail, kDatagramMax, MSG_DONTWAIT | MSG_TRUNC);
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            // ENOBUFS: the kernel dropped answers; the caller must know.
+            Fail(errno, "recv");
+            return;
+          }
+          struct pollfd fds[2] = {{state_->fd, POLLIN, 0}, {state_->wake_fd, POLLIN, 0}};
+          int r;
+          do {
+            r = poll(fds, 2, timeout_ms_);
+          } while (r < 0 && errno == EINTR);
+          if (r < 0) {
+            Fail(errno, "poll");
+            return;
+          }
+          if (r == 0) {
+            Fail(ETIMEDOUT, "recv");
+            return;
+          }
+          if ((fds[1].revents & POLLIN) || state_->closing.load()) {
+            Fail(EBADF, "closed");
+            return;
+          }
+          continue;
+        }
+        if (static_cast<size_t>(got) > kDatagramMax) {
+          Fail(EMSGSIZE, "recv");
+          return;
+        }
+        Commit(static_cast<size_t>(got));
+        if (HasTerminal(tail, static_cast<size_t>(got), last)) done = true;
+      }
+      completed_++;
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Done();
+    // Datagrams received before a failure are delivered with it: answers that
+    // did arrive must not be lost with the error. Each chunk moves to JS
+    // without a copy and is freed by its Buffer's finalizer.
+    Napi::Array out = Napi::Array::New(env, chunks_.size());
+    for (size_t i = 0; i < chunks_.size(); i++) {
+      auto* owned = new std::vector<uint8_t>(std::move(chunks_[i].data));
+      out.Set(i, Napi::Buffer<uint8_t>::New(
+                     env, owned->data(), chunks_[i].used,
+                     [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned));
+    }
+    if (err_ != 0) {
+      Napi::Error e = ErrnoError(env, err_, call_);
+      e.Set("datagrams", out);
+      e.Set("completed", Napi::Number::New(env, completed_));
+      deferred_.Reject(e.Value());
+    } else {
+      deferred_.Resolve(out);
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    Done();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  // Datagrams are stored back to back in 1 MiB chunks, each padded to the
+  // netlink alignment; a datagram never spans two chunks. Chunks are filled,
+  // never copied: fresh memory is the expensive part (page faults).
+  struct Chunk {
+    std::vector<uint8_t> data;
+    size_t used = 0;
+  };
+  static constexpr size_t kChunk = 1024 * 1024;
+
+  uint8_t* Room() {
+    if (chunks_.empty() || chunks_.back().used + kDatagramMax > chunks_.back().data.size()) {
+      chunks_.emplace_back();
+      chunks_.back().data.resize(kChunk);
+    }
+    return chunks_.back().data.data() + chunks_.back().used;
+  }
+  void Commit(size_t got) {
+    Chunk& c = chunks_.back();
+    size_t end = c.used + NLMSG_ALIGN(got);
+    for (size_t i = c.used + got; i < end; i++) c.data[i] = 0;
+    c.used = end;
+  }
+  void Fail(int err, const char* call) {
+    err_ = err;
+    call_ = call;
+  }
+  void Done() {
+    state_->users--;
+    state_->ReleaseIfDone();
+  }
+  std::shared_ptr<SocketState> state_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Array> refs_;
+  std::vector<std::pair<uint8_t*, size_t>> requests_;
+  int timeout_ms_;
+  std::vector<Chunk> chunks_;
+  uint32_t completed_ = 0;
+  int err_ = 0;
+  const char* call_ = "";
+};
+
+class Socket : public Napi::ObjectWrap<Socket> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Socket",
+                       {InstanceAccessor<&Socket::PortId>("portId"),
+                        InstanceMethod<&Socket::Exchange>("exchange"),
+                        InstanceMethod<&Socket::Close>("close")});
+  }
+
+  explicit Socket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket>(info) {
+    Napi::Env env = info.Env();
+    state_ = std::make_shared<SocketState>();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "Socket(protocol, options?)").ThrowAsJavaScriptException();
+      return;
+    }
+    int protocol = info[0].As<Napi::Number>().Int32Value();
+    std::string netns;
+    int rcvbuf = 0, sndbuf = 0;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      if (o.Get("netns").IsString()) netns = o.Get("netns").As<Napi::String>().Utf8Value();
+      if (o.Get("rcvbuf").IsNumber()) rcvbuf = o.Get("rcvbuf").As<Napi::Number>().Int32Value();
+      if (o.Get("sndbuf").IsNumber()) sndbuf = o.Get("sndbuf").As<Napi::Number>().Int32Value();
+    }
+
+    const char* failed = "socket";
+    int fd = -1;
+    auto make = [&](const char** failed_call) -> int {
+      fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+      if (fd < 0) {
+        *failed_call = "socket";
+        return errno;
+      }
+      return 0;
+    };
+    // A socket belongs to the namespace it was created in for its whole life.
+    int err = netns.empty() ? make(&failed) : InNetns(netns, &failed, make);
+    if (err != 0) {
+      ErrnoError(env, err, failed).ThrowAsJavaScriptException();
+      return;
+    }
+
+    // Best effort: the FORCE variants need CAP_NET_ADMIN, which an IPVS user
+    // has anyway; without it the kernel caps the size at rmem_max/wmem_max.
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    int one = 1;
+    // Extended ACK carries the kernel's error text; CAP_ACK stops it echoing
+    // every failed request back to us. Both are optional (older kernels).
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+
+    struct sockaddr_nl local = {};
+    local.nl_family = AF_NETLINK;
+    socklen_t len = sizeof(local);
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&local), sizeof(local)) != 0 ||
+        getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &len) != 0) {
+      int e = errno;
+      close(fd);
+      ErrnoError(env, e, "bind").ThrowAsJavaScriptException();
+      return;
+    }
+    int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake < 0) {
+      int e = errno;
+      close(fd);
+      ErrnoError(env, e, "eventfd").ThrowAsJavaScriptException();
+      return;
+    }
+    state_->fd = fd;
+    state_->wake_fd = wake;
+    port_id_ = local.nl_pid;
+  }
+
+  ~Socket() override { Shutdown(); }
+
+ private:
+  Napi::Value PortId(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), port_id_);
+  }
+
+  bool CheckOpen(Napi::Env env, Napi::Promise::Deferred& d) {
+    if (state_->fd < 0 || state_->closing.load()) {
+      d.Reject(ErrnoError(env, EBADF, "closed").Value());
+      return false;
+    }
+    return true;
+  }
+
+  Napi::Value Exchange(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "exchange(buffers, timeoutMs)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array buffers = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < buffers.Length(); i++) {
+      if (!buffers.Get(i).IsBuffer()) {
+        Napi::TypeError::New(env, "exchange: every request must be a Buffer").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+    auto d = Napi::Promise::Deferred::New(env);
+    if (!CheckOpen(env, d)) return d.Promise();
+    auto* w = new ExchangeWorker(env, state_, buffers, info[1].As<Napi::Number>().Int32Value());
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  void Shutdown() {
+    if (!state_ || state_->closing.exchange(true)) return;
+    if (state_->wake_fd >= 0) {
+      uint64_t one = 1;
+      ssize_t ignored = write(state_->wake_fd, &one, sizeof(one));
+      (void)ignored;
+    }
+    state_->ReleaseIfDone();
+  }
+
+  std::shared_ptr<SocketState> state_;
+  uint32_t port_id_ = 0;
+};
+
+class ReadFileWorker : public Napi::AsyncWorker {
+ public:
+  ReadFileWorker(Napi::Env env, std::string path, std::string netns)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        netns_(std::move(netns)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    auto read_all = [this](const char** failed_call) -> int {
+      int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        *failed_call = "open";
+        return errno;
+      }
+      std::vector<uint8_t> chunk(64 * 1024);
+      for (;;) {
+        ssize_t n = read(fd, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          int e = errno;
+          close(fd);
+          *failed_call = "read";
+          return e;
+        }
+        if (n == 0) break;
+        data_.insert(data_.end(), chunk.begin(), chunk.begin() + n);
+      }
+      close(fd);
+      return 0;
+    };
+    err_ = netns_.empty() ? read_all(&call_) : InNetns(netns_, &call_, read_all);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0)
+      deferred_.Reject(ErrnoError(env, err_, call_).Value());
+    else
+      deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, data_.data(), data_.size()));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_, netns_;
+  std::vector<uint8_t> data_;
+  int err_ = 0;
+  const char* call_ = "";
+};
+
+Napi::Value ReadFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "readFile(path, netns?)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string netns;
+  if (info.Length() > 1 && info[1].IsString()) netns = info[1].As<Napi::String>().Utf8Value();
+  auto* w = new ReadFileWorker(env, info[0].As<Napi::String>().Utf8Value(), netns);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Socket", Socket::Init(env));
+  exports.Set("readFile", Napi::Function::New(env, ReadFile, "readFile"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ipvs_native, Init)

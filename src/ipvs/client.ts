@@ -1,0 +1,618 @@
+/**
+ * The IPVS client: every command of the kernel's generic netlink API, typed
+ * and async, plus the connection table and totals from /proc.
+ *
+ * The client never logs, never loads modules and never changes sysctls: it
+ * does what it is asked over one netlink socket and nothing else.
+ * @module
+ */
+import { addon } from '../native/addon';
+import { AttrView, attrIds, type AttrValues } from '../netlink/attributes';
+import { NetlinkConnection, stackless, type ConnectionOptions, type MessageRef, type RequestSpec } from '../netlink/connection';
+import { NetlinkError, NetlinkSocketError, NetlinkTimeoutError } from '../netlink/errors';
+import { openNetlinkSocket, type Transport } from '../netlink/transport';
+import { FamilyNotFoundError, GenlRequest, genlAttrs, genlView, resolveFamily, type GenlFamily } from '../genetlink/ctrl';
+import {
+  checkMixedFamily,
+  completeDestinationConfig,
+  completeServiceConfig,
+  daemonAttrs,
+  daemonStateNumber,
+  decodeDaemon,
+  decodeDestination,
+  decodeService,
+  decodeServiceRule,
+  decodeDestinationRule,
+  destinationAttrs,
+  destinationKeyAttrs,
+  destinationKeyText,
+  normalizeDestinationKey,
+  normalizeServiceKey,
+  serviceAttrs,
+  serviceKeyAttrs,
+  serviceKeyText,
+  type NormalKey,
+} from './codec';
+import { IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants';
+import {
+  ERROR_CODES,
+  IpvsError,
+  IpvsTimeoutError,
+  KernelError,
+  errorFromKernel,
+  invalidArgument,
+  ipvsNotAvailable,
+  type ErrorContext,
+} from './errors';
+import type {
+  Connection,
+  DaemonState,
+  Destination,
+  DestinationConfig,
+  DestinationInput,
+  DestinationKey,
+  Info,
+  Service,
+  ServiceConfig,
+  ServiceEntry,
+  ServiceRule,
+  ServiceInput,
+  ServiceKey,
+  SyncDaemon,
+  Timeouts,
+  Totals,
+} from './model';
+import { CMD_ATTRS, DEST_ATTRS, INFO_ATTRS, SERVICE_ATTRS } from './schema';
+import { BulkEncoder, isBulkOp } from './bulk';
+import { NlWriter } from '../netlink/writer';
+import type { Family } from './address';
+import type { NlMessage } from '../netlink/message';
+import { parseConnections, parseTotals } from './proc';
+
+/** Reads one of IPVS's /proc/net files (as text) in the client's namespace. */
+export type ProcReader = (file: 'ip_vs_conn' | 'ip_vs_stats') => Promise<string>;
+
+/** Options for {@link IpvsClient.open}. */
+export interface IpvsClientOptions extends ConnectionOptions {
+  /**
+   * A network namespace to work in: a file such as `/run/netns/lb` (what
+   * `ip netns add lb` creates) or `/proc/PID/ns/net`. Default: the caller's.
+   */
+  netns?: string;
+  /** Carry netlink over this transport instead of a socket (the fake kernel uses it). */
+  transport?: Transport;
+  /** Read /proc files through this (the fake kernel provides one). */
+  procReader?: ProcReader;
+}
+
+/** One operation of a bulk {@link IpvsClient.apply}. */
+export type Operation =
+  | { type: 'add-service'; service: ServiceKey; config?: ServiceInput }
+  /** Full replacement, as the kernel does it: every field of `config` is written. */
+  | { type: 'edit-service'; service: ServiceKey; config: ServiceConfig }
+  | { type: 'delete-service'; service: ServiceKey }
+  | { type: 'add-destination'; service: ServiceKey; destination: DestinationKey; config?: DestinationInput }
+  /** Full replacement, as the kernel does it: every field of `config` is written. */
+  | { type: 'edit-destination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
+  | { type: 'delete-destination'; service: ServiceKey; destination: DestinationKey }
+  | { type: 'zero'; service?: ServiceKey }
+  | { type: 'set-timeouts'; timeouts: Partial<Timeouts> }
+  | { type: 'flush' };
+
+/** What became of a bulk {@link IpvsClient.apply}. */
+export interface ApplyResult {
+  /** One entry per operation, in order: `null` when it was applied, otherwise why not. */
+  errors: (IpvsError | null)[];
+  /** How many operations were applied. */
+  applied: number;
+  /** The operations that were not applied, in order. */
+  failures: { index: number; operation: Operation; error: IpvsError }[];
+}
+
+/** Thrown by {@link IpvsClient.apply} when operations fail the checks; nothing was sent. */
+export class InvalidOperationsError extends IpvsError {
+  constructor(readonly failures: { index: number; error: IpvsError }[]) {
+    super(
+      ERROR_CODES.INVALID_ARGUMENT,
+      `${failures.length} operation(s) are invalid, nothing was applied: ` +
+        failures
+          .slice(0, 5)
+          .map((f) => `#${f.index}: ${f.error.message}`)
+          .join('; ') +
+        (failures.length > 5 ? '; …' : ''),
+    );
+  }
+}
+
+interface Prepared {
+  spec: RequestSpec;
+  /** Built only when needed: an error message names the objects. */
+  ctx(): ErrorContext;
+}
+
+// Reply decoding reuses one view per nest kind (decoding is synchronous).
+const cmdView = new AttrView(CMD_ATTRS);
+const serviceView = new AttrView(SERVICE_ATTRS);
+const destView = new AttrView(DEST_ATTRS);
+
+function serviceView_(m: NlMessage): AttrView {
+  if (!genlView(m, cmdView).nested(CMD_ID.service, serviceView)) {
+    throw new KernelError(ERROR_CODES.KERNEL, 'a service reply without a service');
+  }
+  return serviceView;
+}
+
+function serviceOf(m: NlMessage): Service {
+  return decodeService(serviceView_(m));
+}
+
+function destView_(m: NlMessage | MessageRef): AttrView {
+  if (!genlView(m, cmdView).nested(CMD_ID.dest, destView)) {
+    throw new KernelError(ERROR_CODES.KERNEL, 'a destination reply without a destination');
+  }
+  return destView;
+}
+
+function destinationOf(m: NlMessage | MessageRef, family: Family): Destination {
+  return decodeDestination(destView_(m), family);
+}
+
+const CMD_ID = attrIds(CMD_ATTRS, ['service', 'dest', 'daemon']);
+
+function defaultProcReader(netns?: string): ProcReader {
+  return async (file) => {
+    // /proc/net follows the reading thread's namespace: with a netns, the
+    // addon reads from a thread that has entered it.
+    const path = netns ? `/proc/thread-self/net/${file}` : `/proc/net/${file}`;
+    const buf = await addon().readFile(path, netns);
+    return buf.toString('utf8');
+  };
+}
+
+/** A client for the kernel's IPVS. Open with {@link IpvsClient.open}; close when done. */
+export class IpvsClient {
+  private constructor(
+    private readonly conn: NetlinkConnection,
+    private readonly family: GenlFamily,
+    private readonly readProc: ProcReader,
+  ) {}
+
+  /**
+   * Opens a netlink socket (in `options.netns` if given) and resolves the
+   * IPVS family. Throws {@link IpvsNotAvailableError} when the kernel has no
+   * IPVS (the library never loads modules itself).
+   */
+  static async open(options: IpvsClientOptions = {}): Promise<IpvsClient> {
+    const transport = options.transport ?? openNetlinkSocket(options.netns !== undefined ? { netns: options.netns } : {});
+    const conn = new NetlinkConnection(transport, options);
+    let family: GenlFamily;
+    try {
+      family = await resolveFamily(conn, IPVS_GENL_NAME);
+    } catch (e) {
+      conn.close();
+      if (e instanceof FamilyNotFoundError) throw ipvsNotAvailable(options.netns);
+      throw e;
+    }
+    return new IpvsClient(conn, family, options.procReader ?? defaultProcReader(options.netns));
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.conn.close();
+  }
+
+  /** Netlink usage counters (messages, sendmsg calls, stray replies). */
+  get counters(): Readonly<NetlinkConnection['counters']> {
+    return this.conn.counters;
+  }
+
+  private spec(cmd: number, attrs: AttrValues): RequestSpec {
+    return new GenlRequest(this.family.id, cmd, IPVS_GENL_VERSION, CMD_ATTRS, attrs);
+  }
+
+  private translate(e: unknown, ctx: ErrorContext): unknown {
+    if (e instanceof NetlinkError) return errorFromKernel(e.errno, ctx, e.extack);
+    if (e instanceof NetlinkTimeoutError) return new IpvsTimeoutError(ERROR_CODES.TIMEOUT, e.message, 110, ctx);
+    if (e instanceof NetlinkSocketError)
+      return new KernelError(ERROR_CODES.KERNEL, e.message, e.errno, ctx);
+    return e;
+  }
+
+  private async doRequest(cmd: number, attrs: AttrValues, ctx: ErrorContext) {
+    try {
+      return await this.conn.request(this.spec(cmd, attrs), ctx.service ?? commandLabel(cmd));
+    } catch (e) {
+      throw this.translate(e, { ...ctx, command: cmd });
+    }
+  }
+
+  private async doDump(cmd: number, attrs: AttrValues, ctx: ErrorContext) {
+    try {
+      return await this.conn.dump(this.spec(cmd, attrs), commandLabel(cmd));
+    } catch (e) {
+      throw this.translate(e, { ...ctx, command: cmd });
+    }
+  }
+
+  // ------------------------------------------------------------ info & config
+
+  /** IPVS version and connection table size. */
+  async info(): Promise<Info> {
+    const [reply] = await this.doRequest(IPVS_CMD.GET_INFO, {}, {});
+    if (!reply) throw new KernelError(ERROR_CODES.KERNEL, 'GET_INFO: no reply');
+    const a = genlAttrs(reply, INFO_ATTRS);
+    const code = typeof a.version === 'number' ? a.version : 0;
+    return {
+      versionCode: code,
+      version: `${(code >> 16) & 0xff}.${(code >> 8) & 0xff}.${code & 0xff}`,
+      connTableSize: typeof a.connTabSize === 'number' ? a.connTabSize : 0,
+    };
+  }
+
+  /** Connection timeouts (seconds). */
+  async getTimeouts(): Promise<Timeouts> {
+    const [reply] = await this.doRequest(IPVS_CMD.GET_CONFIG, {}, {});
+    if (!reply) throw new KernelError(ERROR_CODES.KERNEL, 'GET_CONFIG: no reply');
+    const a = genlAttrs(reply, CMD_ATTRS);
+    const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+    return { tcp: n(a.timeoutTcp), tcpFin: n(a.timeoutTcpFin), udp: n(a.timeoutUdp) };
+  }
+
+  /** Sets connection timeouts; an omitted (or 0) value keeps the current one. */
+  async setTimeouts(t: Partial<Timeouts>): Promise<void> {
+    const p = this.prepare({ type: 'set-timeouts', timeouts: t });
+    await this.runOne(p);
+  }
+
+  // ------------------------------------------------------------ services
+
+  /** Every virtual service, in kernel order. An empty table is `[]`. */
+  async listServices(): Promise<Service[]> {
+    const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
+    return replies.map(serviceOf);
+  }
+
+  /** One service; throws {@link ServiceNotFoundError} when it does not exist. */
+  async getService(key: ServiceKey): Promise<Service> {
+    const n = normalizeServiceKey(key);
+    const ctx = { service: serviceKeyText(n.key) };
+    const [reply] = await this.doRequest(IPVS_CMD.GET_SERVICE, { service: serviceKeyAttrs(n) }, ctx);
+    if (!reply) throw errorFromKernel(3, { ...ctx, command: IPVS_CMD.GET_SERVICE });
+    return serviceOf(reply);
+  }
+
+  /** Adds a service; unspecified settings take ipvsadm's defaults (wlc, not persistent). */
+  async addService(key: ServiceKey, config: ServiceInput = {}): Promise<void> {
+    await this.runOne(this.prepare({ type: 'add-service', service: key, config }));
+  }
+
+  /**
+   * Changes some settings of a service and keeps the rest. The kernel's edit
+   * replaces the whole entry, so the current entry is read first and merged:
+   * scheduler, persistence, engine and flags not named in `patch` stay.
+   */
+  async editService(key: ServiceKey, patch: ServiceInput): Promise<void> {
+    const current = await this.getService(key);
+    const merged: ServiceInput = { ...current.config, ...patch };
+    if ('persistenceEngine' in patch && !patch.persistenceEngine) delete merged.persistenceEngine;
+    // Scheduler flags are named per scheduler: carry the bits over a change of scheduler.
+    const config = completeServiceConfig(current.family, merged);
+    await this.runOne(this.prepare({ type: 'edit-service', service: key, config }));
+  }
+
+  /** Replaces a service's whole configuration (the kernel's own edit). */
+  async replaceService(key: ServiceKey, config: ServiceConfig): Promise<void> {
+    await this.runOne(this.prepare({ type: 'edit-service', service: key, config }));
+  }
+
+  /** Deletes a service and its destinations. */
+  async deleteService(key: ServiceKey): Promise<void> {
+    await this.runOne(this.prepare({ type: 'delete-service', service: key }));
+  }
+
+  // ------------------------------------------------------------ destinations
+
+  /**
+   * The destinations of a service, in kernel order (newest first). Throws
+   * {@link ServiceNotFoundError} when the service does not exist (the kernel's
+   * dump alone cannot tell a missing service from an empty one).
+   */
+  async listDestinations(service: ServiceKey): Promise<Destination[]> {
+    const n = normalizeServiceKey(service);
+    const replies = await this.doDump(IPVS_CMD.GET_DEST, { service: serviceKeyAttrs(n) }, { service: serviceKeyText(n.key) });
+    if (replies.length === 0) {
+      await this.getService(n.key); // throws when the service is missing
+      return [];
+    }
+    return replies.map((m) => destinationOf(m, n.family));
+  }
+
+  /** Adds a real server; unspecified settings take ipvsadm's defaults (route, weight 1). */
+  async addDestination(service: ServiceKey, destination: DestinationKey, config: DestinationInput = {}): Promise<void> {
+    await this.runOne(this.prepare({ type: 'add-destination', service, destination, config }));
+  }
+
+  /**
+   * Changes some settings of a real server and keeps the rest (forwarding,
+   * weight, thresholds and tunnel settings not named in `patch`).
+   */
+  async editDestination(service: ServiceKey, destination: DestinationKey, patch: DestinationInput): Promise<void> {
+    const d = normalizeDestinationKey(destination);
+    const current = (await this.listDestinations(service)).find(
+      (x) => x.key.address === d.key.address && x.key.port === d.key.port,
+    );
+    if (!current) {
+      const n = normalizeServiceKey(service);
+      throw errorFromKernel(2, {
+        command: IPVS_CMD.SET_DEST,
+        service: serviceKeyText(n.key),
+        destination: destinationKeyText(d.key),
+      });
+    }
+    const config = completeDestinationConfig({ ...current.config, ...patch });
+    await this.runOne(this.prepare({ type: 'edit-destination', service, destination, config }));
+  }
+
+  /** Replaces a real server's whole configuration (the kernel's own edit). */
+  async replaceDestination(service: ServiceKey, destination: DestinationKey, config: DestinationConfig): Promise<void> {
+    await this.runOne(this.prepare({ type: 'edit-destination', service, destination, config }));
+  }
+
+  /** Deletes a real server from a service. */
+  async deleteDestination(service: ServiceKey, destination: DestinationKey): Promise<void> {
+    await this.runOne(this.prepare({ type: 'delete-destination', service, destination }));
+  }
+
+  // ------------------------------------------------------------ snapshot
+
+  /**
+   * Every service with its destinations and their counters: one service
+   * dump, then one destination dump per service, all in one round trip.
+   * IPVS dumps are not atomic (the kernel holds its lock per chunk), so a
+   * table changing meanwhile can show an entry twice or not at all;
+   * duplicates are dropped here.
+   */
+  async snapshot(): Promise<ServiceEntry[]> {
+    const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
+    const services = dedupe(replies.map(serviceOf)).map((s) => ({ ...s, destinations: [] as Destination[] }));
+    await this.dumpDestinations(services, (e, m) => e.destinations.push(destinationOf(m, e.family)));
+    return services;
+  }
+
+  /**
+   * The rule set: every service and real server with its configuration, no
+   * counters (what `ipvsadm -S` shows). Cheaper than {@link snapshot}; this
+   * is what save, restore and reconciliation compare.
+   */
+  async rules(): Promise<ServiceRule[]> {
+    const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
+    const services = dedupe(replies.map((m) => decodeServiceRule(serviceView_(m))));
+    await this.dumpDestinations(services, (e, m) => e.destinations.push(decodeDestinationRule(destView_(m), e.family)));
+    return services;
+  }
+
+  private async dumpDestinations<E extends { key: ServiceKey; family: Family }>(
+    services: E[],
+    add: (entry: E, m: MessageRef) => void,
+  ): Promise<void> {
+    const specs = services.map((s) => this.spec(IPVS_CMD.GET_DEST, { service: serviceKeyAttrs(normalizeServiceKey(s.key)) }));
+    let failures;
+    try {
+      failures = await this.conn.dumpEach(specs, 'destination dump', (i, m) => add(services[i] as E, m));
+    } catch (e) {
+      throw this.translate(e, { command: IPVS_CMD.GET_DEST });
+    }
+    for (const [i, err] of failures) {
+      throw this.translate(err, { command: IPVS_CMD.GET_DEST, service: serviceKeyText((services[i] as E).key) });
+    }
+  }
+
+  // ------------------------------------------------------------ daemons, zero, flush
+
+  /** Running sync daemons (master first). None running is `[]`. */
+  async listDaemons(): Promise<SyncDaemon[]> {
+    const replies = await this.doDump(IPVS_CMD.GET_DAEMON, {}, {});
+    return replies.map((m) => decodeDaemon(genlAttrs(m, CMD_ATTRS).daemon as AttrValues));
+  }
+
+  /** Starts a connection sync daemon. */
+  async startDaemon(daemon: SyncDaemon): Promise<void> {
+    const ctx = { daemon: daemon.state, interface: daemon.interface };
+    await this.doRequest(IPVS_CMD.NEW_DAEMON, { daemon: daemonAttrs(daemon) }, ctx);
+  }
+
+  /** Stops the master or backup sync daemon. */
+  async stopDaemon(state: DaemonState): Promise<void> {
+    await this.doRequest(IPVS_CMD.DEL_DAEMON, { daemon: { state: daemonStateNumber(state) } }, { daemon: state });
+  }
+
+  /** Zeroes counters: of one service (and its destinations), or of everything. */
+  async zero(service?: ServiceKey): Promise<void> {
+    await this.runOne(this.prepare(service ? { type: 'zero', service } : { type: 'zero' }));
+  }
+
+  /** Deletes every service and destination in the namespace. */
+  async flush(): Promise<void> {
+    await this.runOne(this.prepare({ type: 'flush' }));
+  }
+
+  // ------------------------------------------------------------ /proc
+
+  /** The connection table (`/proc/net/ip_vs_conn`), templates included. */
+  async connections(): Promise<Connection[]> {
+    return parseConnections(await this.readProcFile('ip_vs_conn'));
+  }
+
+  /** Namespace totals (`/proc/net/ip_vs_stats`). */
+  async totals(): Promise<Totals> {
+    return parseTotals(await this.readProcFile('ip_vs_stats'));
+  }
+
+  private async readProcFile(file: 'ip_vs_conn' | 'ip_vs_stats'): Promise<string> {
+    try {
+      return await this.readProc(file);
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno;
+      if (errno === 2) throw ipvsNotAvailable();
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------ bulk
+
+  /**
+   * Applies operations in order with as few system calls as the kernel
+   * allows, and returns one result per operation.
+   *
+   * Every operation is checked first; if any is invalid, nothing is sent and
+   * {@link InvalidOperationsError} lists them. The kernel carries on after a
+   * refused operation, so later operations still run; each refusal is in its
+   * own result. Order matters: add a service before its destinations.
+   */
+  async apply(operations: readonly Operation[]): Promise<ApplyResult> {
+    const enc = new BulkEncoder();
+    // First pass: check everything by encoding into a scratch buffer, keeping
+    // nothing (a load of 55,000 operations must not pin 55,000 objects).
+    const scratch = new NlWriter(1024);
+    const invalid: { index: number; error: IpvsError }[] = [];
+    for (let index = 0; index < operations.length; index++) {
+      const op = operations[index] as Operation;
+      try {
+        scratch.reset();
+        if (op !== null && typeof op === 'object' && isBulkOp(op)) enc.write(op, scratch);
+        else this.prepare(op);
+      } catch (e) {
+        if (e instanceof IpvsError) invalid.push({ index, error: e });
+        else throw e;
+      }
+    }
+    if (invalid.length) throw new InvalidOperationsError(invalid);
+    // Second pass: each operation is encoded straight into the datagram
+    // being packed.
+    let refused;
+    try {
+      refused = await this.conn.batch(
+        operations.length,
+        this.family.id,
+        (i, w) => {
+          const op = operations[i] as Operation;
+          if (isBulkOp(op)) enc.write(op, w);
+          else this.prepare(op).spec.write(w);
+        },
+        'bulk apply',
+      );
+    } catch (e) {
+      throw this.translate(e, {});
+    }
+    const errors: (IpvsError | null)[] = new Array<IpvsError | null>(operations.length).fill(null);
+    const failures: { index: number; operation: Operation; error: IpvsError }[] = [];
+    for (const [index, err] of [...refused].sort((x, y) => x[0] - y[0])) {
+      const operation = operations[index] as Operation;
+      const ctx = this.prepare(operation).ctx();
+      // These errors are results, not throws: a stack trace would only say
+      // "apply()", and capturing 50,000 of them costs seconds.
+      const error = stackless(() =>
+        err instanceof NetlinkError ? errorFromKernel(err.errno, ctx, err.extack) : new KernelError(ERROR_CODES.KERNEL, err.message, err.errno, ctx),
+      );
+      errors[index] = error;
+      failures.push({ index, operation, error });
+    }
+    return { errors, applied: operations.length - failures.length, failures };
+  }
+
+  private async runOne(p: Prepared): Promise<void> {
+    try {
+      await this.conn.request(p.spec, commandLabel((p.spec as GenlRequest).cmd));
+    } catch (e) {
+      throw this.translate(e, p.ctx());
+    }
+  }
+
+  /** Checks and encodes one operation. Throws {@link InvalidArgumentError}. */
+  private prepare(op: Operation): Prepared {
+    if (op === null || typeof op !== 'object') throw invalidArgument('operation', 'must be an object');
+    const svc = (): NormalKey => normalizeServiceKey((op as { service: ServiceKey }).service);
+    switch (op.type) {
+      case 'add-service':
+      case 'edit-service': {
+        const n = svc();
+        const cfg = completeServiceConfig(n.family, op.config ?? {});
+        const command = op.type === 'add-service' ? IPVS_CMD.NEW_SERVICE : IPVS_CMD.SET_SERVICE;
+        const ctx = (): ErrorContext => {
+          const c: ErrorContext = { command, service: serviceKeyText(n.key), scheduler: cfg.scheduler };
+          if (cfg.persistenceEngine) c.persistenceEngine = cfg.persistenceEngine;
+          return c;
+        };
+        return { spec: this.spec(command, { service: serviceAttrs(n, cfg) }), ctx };
+      }
+      case 'delete-service': {
+        const n = svc();
+        return {
+          spec: this.spec(IPVS_CMD.DEL_SERVICE, { service: serviceKeyAttrs(n) }),
+          ctx: () => ({ command: IPVS_CMD.DEL_SERVICE, service: serviceKeyText(n.key) }),
+        };
+      }
+      case 'add-destination':
+      case 'edit-destination':
+      case 'delete-destination': {
+        const n = svc();
+        const d = normalizeDestinationKey(op.destination);
+        const command =
+          op.type === 'add-destination' ? IPVS_CMD.NEW_DEST : op.type === 'edit-destination' ? IPVS_CMD.SET_DEST : IPVS_CMD.DEL_DEST;
+        const ctx = (): ErrorContext => ({ command, service: serviceKeyText(n.key), destination: destinationKeyText(d.key) });
+        let dest: AttrValues;
+        if (op.type === 'delete-destination') {
+          dest = destinationKeyAttrs(d);
+        } else {
+          const cfg = completeDestinationConfig(op.config ?? {});
+          checkMixedFamily(n, d.family, cfg.forwarding, () => d.key);
+          dest = destinationAttrs(d, cfg);
+        }
+        return { spec: this.spec(command, { service: serviceKeyAttrs(n), dest }), ctx };
+      }
+      case 'zero': {
+        if (!op.service) return { spec: this.spec(IPVS_CMD.ZERO, {}), ctx: () => ({ command: IPVS_CMD.ZERO }) };
+        const n = svc();
+        return {
+          spec: this.spec(IPVS_CMD.ZERO, { service: serviceKeyAttrs(n) }),
+          ctx: () => ({ command: IPVS_CMD.ZERO, service: serviceKeyText(n.key) }),
+        };
+      }
+      case 'set-timeouts': {
+        const t = op.timeouts ?? {};
+        const a: AttrValues = {};
+        const check = (field: string, v: number | undefined): number | undefined => {
+          if (v === undefined) return undefined;
+          if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw invalidArgument(`timeouts.${field}`, 'must be an integer number of seconds (0 keeps the current value)');
+          return v;
+        };
+        const tcp = check('tcp', t.tcp);
+        const fin = check('tcpFin', t.tcpFin);
+        const udp = check('udp', t.udp);
+        if (tcp !== undefined) a.timeoutTcp = tcp;
+        if (fin !== undefined) a.timeoutTcpFin = fin;
+        if (udp !== undefined) a.timeoutUdp = udp;
+        return { spec: this.spec(IPVS_CMD.SET_CONFIG, a), ctx: () => ({ command: IPVS_CMD.SET_CONFIG }) };
+      }
+      case 'flush':
+        return { spec: this.spec(IPVS_CMD.FLUSH, {}), ctx: () => ({ command: IPVS_CMD.FLUSH }) };
+    }
+    throw invalidArgument('operation.type', `unknown operation ${JSON.stringify((op as { type?: unknown }).type)}`);
+  }
+}
+
+/** Drops entries a non-atomic dump showed twice (first one wins). */
+function dedupe<T extends { key: ServiceKey }>(list: T[]): T[] {
+  const seen = new Set<string>();
+  return list.filter((s) => {
+    const id = serviceKeyText(s.key);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+function commandLabel(cmd: number): string {
+  for (const [k, v] of Object.entries(IPVS_CMD)) if (v === cmd) return k.toLowerCase().replace('_', ' ');
+  return `command ${cmd}`;
+}

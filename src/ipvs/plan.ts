@@ -1,0 +1,147 @@
+/**
+ * Plans the smallest set of operations that takes the kernel's rules to a
+ * desired rule set, without a flush: what is unchanged is not touched, what
+ * changed is edited in place (never deleted and re-added), new real servers
+ * are added before old ones are removed, and services are deleted last.
+ *
+ * Used by `ipvs restore` (whole table) and by the agent (only the services it
+ * owns: see {@link PlanOptions.owns}).
+ * @module
+ */
+import type { Operation } from './client';
+import { comparableServiceConfig, destinationKeyText, normalizeDestinationKey, normalizeServiceKey, serviceKeyText } from './codec';
+import type { DestinationConfig, DestinationRule, ServiceConfig, ServiceKey, ServiceRule } from './model';
+
+/** Options of {@link planChanges}. */
+export interface PlanOptions {
+  /**
+   * Which current services the plan may change or delete. Services for which
+   * it returns false are left exactly as they are (and a desired service with
+   * the same key is an error). Default: every service.
+   */
+  owns?: (key: ServiceKey) => boolean;
+}
+
+/** Counts of what a plan does. */
+export interface PlanSummary {
+  addServices: number;
+  editServices: number;
+  deleteServices: number;
+  addDestinations: number;
+  editDestinations: number;
+  deleteDestinations: number;
+  /** Services and destinations left as they were. */
+  unchanged: number;
+}
+
+/** A plan: operations in the order they must be applied. */
+export interface Plan {
+  operations: Operation[];
+  summary: PlanSummary;
+}
+
+/** A stable identity string for a service key (after normalization). */
+export function serviceId(key: ServiceKey): string {
+  return serviceKeyText(normalizeServiceKey(key).key);
+}
+
+function destId(d: DestinationRule): string {
+  return destinationKeyText(normalizeDestinationKey(d.key).key);
+}
+
+/** True when two service configurations are the same to the kernel. */
+export function sameServiceConfig(a: ServiceConfig, b: ServiceConfig): boolean {
+  return comparableServiceConfig(a) === comparableServiceConfig(b);
+}
+
+/** True when two destination configurations are the same to the kernel. */
+export function sameDestinationConfig(a: DestinationConfig, b: DestinationConfig): boolean {
+  return (
+    a.forwarding === b.forwarding &&
+    a.weight === b.weight &&
+    a.upperThreshold === b.upperThreshold &&
+    a.lowerThreshold === b.lowerThreshold &&
+    a.tunnelType === b.tunnelType &&
+    a.tunnelPort === b.tunnelPort &&
+    a.tunnelCsum === b.tunnelCsum &&
+    a.tunnelRemcsum === b.tunnelRemcsum
+  );
+}
+
+/**
+ * The operations that turn `current` into `desired`.
+ * Both are rule sets as {@link IpvsClient.rules} returns them (or as parsed
+ * from a file, with complete configurations).
+ */
+export function planChanges(current: readonly ServiceRule[], desired: readonly ServiceRule[], options: PlanOptions = {}): Plan {
+  const owns = options.owns ?? (() => true);
+  const summary: PlanSummary = {
+    addServices: 0,
+    editServices: 0,
+    deleteServices: 0,
+    addDestinations: 0,
+    editDestinations: 0,
+    deleteDestinations: 0,
+    unchanged: 0,
+  };
+  const now = new Map<string, ServiceRule>();
+  for (const s of current) now.set(serviceId(s.key), s);
+  const want = new Map<string, ServiceRule>();
+  for (const s of desired) {
+    const id = serviceId(s.key);
+    if (want.has(id)) throw new Error(`${id} is listed twice in the desired rules`);
+    const cur = now.get(id);
+    if (cur && !owns(cur.key)) throw new Error(`${id} exists and is not owned: it cannot be part of the desired rules`);
+    want.set(id, s);
+  }
+
+  const adds: Operation[] = [];
+  const edits: Operation[] = [];
+  const removals: Operation[] = [];
+  const serviceRemovals: Operation[] = [];
+
+  for (const [id, s] of want) {
+    const cur = now.get(id);
+    if (!cur) {
+      summary.addServices++;
+      adds.push({ type: 'add-service', service: s.key, config: s.config });
+      for (const d of s.destinations) {
+        summary.addDestinations++;
+        adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+      }
+      continue;
+    }
+    if (sameServiceConfig(cur.config, s.config)) summary.unchanged++;
+    else {
+      summary.editServices++;
+      edits.push({ type: 'edit-service', service: s.key, config: s.config });
+    }
+    const curDests = new Map<string, DestinationRule>();
+    for (const d of cur.destinations) curDests.set(destId(d), d);
+    const seen = new Set<string>();
+    for (const d of s.destinations) {
+      const did = destId(d);
+      if (seen.has(did)) throw new Error(`${did} is listed twice in ${id}`);
+      seen.add(did);
+      const cd = curDests.get(did);
+      if (!cd) {
+        summary.addDestinations++;
+        adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+      } else if (!sameDestinationConfig(cd.config, d.config)) {
+        summary.editDestinations++;
+        edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
+      } else summary.unchanged++;
+    }
+    for (const [did, cd] of curDests) {
+      if (seen.has(did)) continue;
+      summary.deleteDestinations++;
+      removals.push({ type: 'delete-destination', service: cur.key, destination: cd.key });
+    }
+  }
+  for (const [id, cur] of now) {
+    if (want.has(id) || !owns(cur.key)) continue;
+    summary.deleteServices++;
+    serviceRemovals.push({ type: 'delete-service', service: cur.key });
+  }
+  return { operations: [...adds, ...edits, ...removals, ...serviceRemovals], summary };
+}

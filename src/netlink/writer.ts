@@ -1,0 +1,189 @@
+/**
+ * A growable buffer that writes netlink messages and attributes in place.
+ *
+ * Bulk loads encode tens of thousands of messages, so everything is written
+ * into one buffer with lengths patched afterwards: no per-attribute objects.
+ * @module
+ */
+import { NLA_F_NESTED, NLA_HDRLEN, NLMSG_HDRLEN, nlAlign } from './constants';
+import { readU16, writeU16, writeU32, writeU64 } from './hostorder';
+
+/** Writes netlink messages into one contiguous buffer. */
+export class NlWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initialSize = 4096) {
+    this.buf = Buffer.alloc(initialSize);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.pos;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.alloc(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Zero-pads to the 4-byte netlink alignment. */
+  private pad(): void {
+    // At most three bytes: a loop beats Buffer#fill's call overhead.
+    const aligned = nlAlign(this.pos);
+    if (aligned !== this.pos) {
+      this.ensure(aligned - this.pos);
+      while (this.pos < aligned) this.buf[this.pos++] = 0;
+    }
+  }
+
+  /** Starts a message; returns its offset for {@link endMessage}. */
+  beginMessage(type: number, flags: number, seq: number, pid = 0): number {
+    this.pad();
+    const start = this.pos;
+    this.ensure(NLMSG_HDRLEN);
+    writeU32(this.buf, 0, start); // length, patched by endMessage
+    writeU16(this.buf, type, start + 4);
+    writeU16(this.buf, flags, start + 6);
+    writeU32(this.buf, seq >>> 0, start + 8);
+    writeU32(this.buf, pid >>> 0, start + 12);
+    this.pos += NLMSG_HDRLEN;
+    return start;
+  }
+
+  /** Patches the message length. */
+  endMessage(start: number): void {
+    this.pad();
+    writeU32(this.buf, this.pos - start, start);
+  }
+
+  /** ORs `flags` into the nlmsg_flags of the message that starts at `start`. */
+  orFlags(start: number, flags: number): void {
+    writeU16(this.buf, readU16(this.buf, start + 6) | flags, start + 6);
+  }
+
+  /** Raw bytes (e.g. a family header), padded to alignment. */
+  bytes(data: Buffer | Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+    this.pad();
+  }
+
+  /** A generic netlink header: cmd, version, reserved. */
+  genlHeader(cmd: number, version: number): void {
+    this.ensure(4);
+    this.buf[this.pos] = cmd;
+    this.buf[this.pos + 1] = version;
+    this.buf[this.pos + 2] = 0;
+    this.buf[this.pos + 3] = 0;
+    this.pos += 4;
+  }
+
+  private attrHeader(type: number, payload: number): void {
+    this.ensure(NLA_HDRLEN + payload + 3);
+    writeU16(this.buf, NLA_HDRLEN + payload, this.pos);
+    writeU16(this.buf, type, this.pos + 2);
+    this.pos += NLA_HDRLEN;
+  }
+
+  attrU8(type: number, v: number): void {
+    this.attrHeader(type, 1);
+    this.buf.writeUInt8(v, this.pos);
+    this.pos += 1;
+    this.pad();
+  }
+
+  attrU16(type: number, v: number): void {
+    this.attrHeader(type, 2);
+    writeU16(this.buf, v, this.pos);
+    this.pos += 2;
+    this.pad();
+  }
+
+  attrU32(type: number, v: number): void {
+    this.attrHeader(type, 4);
+    writeU32(this.buf, v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  attrU64(type: number, v: bigint): void {
+    this.attrHeader(type, 8);
+    writeU64(this.buf, v, this.pos);
+    this.pos += 8;
+  }
+
+  attrBe16(type: number, v: number): void {
+    this.attrHeader(type, 2);
+    this.buf.writeUInt16BE(v, this.pos);
+    this.pos += 2;
+    this.pad();
+  }
+
+  attrBe32(type: number, v: number): void {
+    this.attrHeader(type, 4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  attrFlags(type: number, flags: number, mask: number): void {
+    this.attrHeader(type, 8);
+    writeU32(this.buf, flags >>> 0, this.pos);
+    writeU32(this.buf, mask >>> 0, this.pos + 4);
+    this.pos += 8;
+  }
+
+  /** A NUL-terminated string attribute. */
+  attrString(type: number, s: string): void {
+    const n = Buffer.byteLength(s);
+    this.attrHeader(type, n + 1);
+    this.buf.write(s, this.pos, 'utf8');
+    this.buf[this.pos + n] = 0;
+    this.pos += n + 1;
+    this.pad();
+  }
+
+  attrBytes(type: number, data: Buffer | Uint8Array): void {
+    this.attrHeader(type, data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+    this.pad();
+  }
+
+  /**
+   * Opens a nested attribute; close it with {@link endNested}. Like the
+   * kernel's own IPVS code (`nla_nest_start_noflag`) and libnl, the type does
+   * not carry NLA_F_NESTED unless asked: IPVS parses nests liberally.
+   */
+  beginNested(type: number, flagNested = false): number {
+    const start = this.pos;
+    this.attrHeader(flagNested ? type | NLA_F_NESTED : type, 0);
+    return start;
+  }
+
+  endNested(start: number): void {
+    writeU16(this.buf, this.pos - start, start);
+  }
+
+  /**
+   * The bytes written so far, without a copy. Valid until the next write or
+   * {@link reset}: the connection keeps a writer per datagram in flight.
+   */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** A copy of the bytes written so far. */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  /** Discards everything written; keeps the allocation. */
+  reset(): void {
+    this.pos = 0;
+  }
+}
