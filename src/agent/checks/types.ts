@@ -1,0 +1,101 @@
+/**
+ * Health-check specifications and results: the contract between the check
+ * engine (src/agent/checks/) and the agent (configuration, reconciler).
+ * @module
+ */
+
+/** Settings every check kind has. Times are in milliseconds. */
+export interface CheckCommon {
+  /** Time between probes (default 2000). */
+  intervalMs: number;
+  /** A probe that takes longer fails (default 1000). */
+  timeoutMs: number;
+  /** Consecutive successes that turn a down target up (default 2). */
+  rise: number;
+  /** Consecutive failures that turn an up target down (default 3). */
+  fall: number;
+  /** State before the first verdict (default 'down': a new server must prove itself). */
+  initial: 'up' | 'down';
+  /** Probe this port instead of the real server's own (default: the real server's port). */
+  port?: number;
+  /** Probe this address instead of the real server's own (default: the real server's address). */
+  address?: string;
+}
+
+/** HTTP or HTTPS request check. */
+export interface HttpCheck extends CheckCommon {
+  kind: 'http' | 'https';
+  /** Default 'GET'. */
+  method: string;
+  /** Default '/'. */
+  path: string;
+  /** Host header (default: the target address). */
+  host?: string;
+  /** Accepted status codes (default [200]). Ranges are expanded by the config loader. */
+  expectStatus: number[];
+  /** A regular expression the body must match (first 64 KiB). */
+  expectBody?: string;
+  /** HTTPS: verify the certificate chain and name (default true). */
+  tlsVerify: boolean;
+  /** HTTPS: SNI server name (default: host, else none for an IP). */
+  sni?: string;
+}
+
+/** TCP connect check: healthy when the handshake completes. */
+export interface TcpCheck extends CheckCommon {
+  kind: 'tcp';
+}
+
+/** UDP check: send a payload, expect a reply (optionally matching a pattern). */
+export interface UdpCheck extends CheckCommon {
+  kind: 'udp';
+  /** Payload to send; `hex:` prefix for bytes, else UTF-8 text. */
+  send: string;
+  /** Regular expression the reply (latin1) must match; any reply when absent. */
+  expect?: string;
+}
+
+/** DNS check: a query the server must answer. */
+export interface DnsCheck extends CheckCommon {
+  kind: 'dns';
+  /** Name to query (default '.'). */
+  query: string;
+  /** Record type (default 'A'). */
+  type: 'A' | 'AAAA' | 'NS' | 'SOA' | 'TXT' | 'CNAME' | 'MX' | 'PTR' | 'SRV' | 'ANY';
+  /** Accepted response codes (default ['NOERROR']). */
+  expectRcode: string[];
+}
+
+/** A program run without a shell; exit 0 is healthy. */
+export interface ExecCheck extends CheckCommon {
+  kind: 'exec';
+  /** argv[0] is the program. `{address}` and `{port}` in any argument are replaced. */
+  argv: string[];
+}
+
+/** Any check. */
+export type CheckSpec = HttpCheck | TcpCheck | UdpCheck | DnsCheck | ExecCheck;
+
+/** Where a probe goes. */
+export interface ProbeTarget {
+  address: string;
+  port: number;
+}
+
+/** One probe's outcome. */
+export interface ProbeResult {
+  ok: boolean;
+  /** Wall time of the probe. */
+  latencyMs: number;
+  /** Why it failed (or a short success note), in words: "connect ECONNREFUSED", "status 503". */
+  reason: string;
+}
+
+/** A change of a target's health verdict. */
+export interface HealthChange {
+  /** The subscriber id given to the monitor. */
+  id: string;
+  healthy: boolean;
+  /** The probe that tipped it. */
+  result: ProbeResult;
+}
