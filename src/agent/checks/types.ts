@@ -99,3 +99,42 @@ export interface HealthChange {
   /** The probe that tipped it. */
   result: ProbeResult;
 }
+
+/** One thing to keep checked: a subscriber id, where to probe, and how. */
+export interface Subscription {
+  /** Chosen by the caller, unique (e.g. `tcp/203.0.113.10:80/198.51.100.11:80`). */
+  id: string;
+  target: ProbeTarget;
+  check: CheckSpec;
+}
+
+/** A subscription's current verdict. */
+export interface Health {
+  healthy: boolean;
+  /** When the verdict last changed (ms since the epoch). */
+  since: number;
+  /** The latest probe, once there is one. */
+  last?: ProbeResult;
+}
+
+/**
+ * What the agent needs from the check engine. Probes are shared: every
+ * subscription with the same target and the same check settings is served
+ * by one probe schedule, and all of them see the same verdicts.
+ */
+export interface HealthSource {
+  /**
+   * Replaces the set of subscriptions. New probe schedules start after a
+   * random fraction of their interval (jitter); schedules nobody subscribes
+   * to any more stop. A subscription that stays keeps its verdict.
+   */
+  update(subscriptions: readonly Subscription[]): void;
+  /** The verdict of a subscription, or undefined when it is not subscribed. */
+  health(id: string): Health | undefined;
+  /** A verdict changed (after rise/fall). Called once per subscription id. */
+  on(event: 'change', listener: (change: HealthChange) => void): this;
+  /** Every probe result, for metrics (once per probe, with every subscriber id it serves). */
+  on(event: 'probe', listener: (ids: readonly string[], result: ProbeResult) => void): this;
+  /** Stops every schedule and waits for probes in flight. */
+  stop(): Promise<void>;
+}
