@@ -395,10 +395,16 @@ export class IpvsClient {
     services: E[],
     add: (entry: E, m: MessageRef) => void,
   ): Promise<void> {
-    const specs = services.map((s) => this.spec(IPVS_CMD.GET_DEST, { service: serviceKeyAttrs(normalizeServiceKey(s.key)) }));
+    const enc = new BulkEncoder();
     let failures;
     try {
-      failures = await this.conn.dumpEach(specs, 'destination dump', (i, m) => add(services[i] as E, m));
+      failures = await this.conn.dumpEach(
+        services.length,
+        this.family.id,
+        (i, w) => enc.writeQuery(IPVS_CMD.GET_DEST, (services[i] as E).key, w),
+        'destination dump',
+        (i, m) => add(services[i] as E, m),
+      );
     } catch (e) {
       throw this.translate(e, { command: IPVS_CMD.GET_DEST });
     }
