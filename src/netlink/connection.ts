@@ -284,6 +284,8 @@ export class NetlinkConnection {
     write: (index: number, w: NlWriter) => void,
     what: string,
     visit: ReplyVisitor,
+    /** Called when dump `i` has ended cleanly (its messages have all been visited). */
+    ended?: (index: number) => void,
   ): Promise<Failures> {
     return this.serialize(async () => {
       const failures: Failures = new Map();
@@ -310,6 +312,7 @@ export class NetlinkConnection {
         if (end) {
           done[i] = 1;
           if (end !== true) failures.set(i, end);
+          else ended?.(i);
         } else if (m.type !== NLMSG_NOOP) {
           visit(i, m);
         }
