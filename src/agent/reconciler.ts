@@ -192,8 +192,9 @@ export class Reconciler {
     const removals = plan.summary.deleteDestinations + plan.summary.deleteServices;
     const now = this.now();
     const decisions = new Map<string, string>();
+    const drainSteps = new Set<string>();
     if (removals > 0 || this.drains.size > 0) {
-      const overlay = await this.drainOverlay(current, desired, plan.operations, now, decisions);
+      const overlay = await this.drainOverlay(current, desired, plan.operations, now, decisions, drainSteps);
       if (overlay) plan = planChanges(current, overlay, { owns });
     }
 
@@ -224,7 +225,9 @@ export class Reconciler {
       const spec = this.specs.get(sid);
       const did = 'destination' in op ? formatAddrPort(op.destination.address, op.destination.port) : undefined;
       const why = (did !== undefined ? decisions.get(drainKey(sid, did)) : undefined) ?? reasonOf(op, reasons.get(sid), did);
-      const fields = { action: op.type, service: spec?.name ?? sid.replace(/^service /, ''), ...opFields(op), reason: why, ...(drift && !decisions.has(drainKey(sid, did ?? '')) ? { repair: true } : {}) };
+      // Drain steps happen on their own clock; anything else without a new desired state is a repair.
+      const repair = drift && !drainSteps.has(drainKey(sid, did ?? ''));
+      const fields = { action: op.type, service: spec?.name ?? sid.replace(/^service /, ''), ...opFields(op), reason: why, ...(repair ? { repair: true } : {}) };
       if (err) this.opts.log.error({ event: 'kernel-change-failed', ...fields, code: err.code, errno: err.errnoName, err: err.message }, `${formatOperation(op)} failed: ${err.message}`);
       else this.opts.log.info({ event: 'kernel-change', ...fields }, `${formatOperation(op)} (${why})`);
     });
@@ -264,6 +267,7 @@ export class Reconciler {
     ops: readonly Operation[],
     now: number,
     decisions: Map<string, string>,
+    drainSteps: Set<string>,
   ): Promise<ServiceRule[] | undefined> {
     const { log } = this.opts;
     const byId = new Map<string, ServiceRule>(current.map((s) => [serviceId(s.key), s]));
@@ -348,6 +352,7 @@ export class Reconciler {
         make: () => ({ service: svc.key, serviceId: c.sid, destination: c.dest.key, destinationId: did, reason: c.reason }),
       });
       const fields = { service: spec?.name ?? c.sid.replace(/^service /, ''), vip: c.sid, realServer: did, connections: n };
+      if (decision.action === 'hold' || decision.record) drainSteps.add(k);
       if (decision.action === 'hold') {
         if (decision.started) {
           this.drains.set(k, decision.record);

@@ -17,12 +17,14 @@ import { ConfigError, validateConfig } from './validate';
 export function parseConfig(text: string, source = 'configuration'): AgentConfig {
   const lines = new LineCounter();
   // uniqueKeys: a key given twice is an error, not "the last one wins".
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(
       source,
       doc.errors.map((e) => {
-        const p: ConfigProblem = { path: '(syntax)', segments: [], message: e.message.split('\n')[0] ?? e.message };
+        // The pretty message repeats the position ("… at line 2, column 1:") and quotes the source: keep the words.
+        const first = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+        const p: ConfigProblem = { path: '(syntax)', segments: [], message: first };
         const line = e.linePos?.[0]?.line;
         if (line !== undefined) p.line = line;
         return p;

@@ -68,15 +68,20 @@ export function validateConfig(raw: unknown): { config: AgentConfig; problems?: 
   const ids = new Map<string, string>();
   const names = new Map<string, string>();
   (list ?? []).forEach((s, i) => {
-    const spec = readService(r, s, ['services', i], drain);
-    if (!spec) return;
-    const dup = ids.get(spec.id);
-    if (dup) r.fail(['services', i], `${spec.id.replace(/^service /, '')} is already configured at ${dup}`);
-    ids.set(spec.id, spec.path);
-    const dupName = names.get(spec.name);
-    if (dupName) r.fail(['services', i, 'name'], `'${spec.name}' is already the name of ${dupName}`);
-    names.set(spec.name, spec.path);
-    services.push(spec);
+    // Identity is checked even when the rest of the service has problems, so
+    // a duplicate is reported in the same run.
+    const { spec, id, name } = readService(r, s, ['services', i], drain);
+    if (id !== undefined) {
+      const dup = ids.get(id);
+      if (dup) r.fail(['services', i], `${id.replace(/^service /, '')} is already configured at ${dup}`);
+      else ids.set(id, formatPath(['services', i]));
+    }
+    if (name !== undefined) {
+      const dupName = names.get(name);
+      if (dupName) r.fail(['services', i, 'name'], `'${name}' is already the name of ${dupName}`);
+      else names.set(name, formatPath(['services', i]));
+    }
+    if (spec) services.push(spec);
   });
   if (r.problems.length) return { problems: r.problems };
   return { config: { intervalMs, drain, services } };
@@ -93,10 +98,15 @@ function readDrain(r: ConfigReader, raw: unknown, path: ConfigPath, def: DrainSe
   };
 }
 
-function readService(r: ConfigReader, raw: unknown, path: ConfigPath, drainDefault: DrainSettings): ServiceSpec | undefined {
+function readService(
+  r: ConfigReader,
+  raw: unknown,
+  path: ConfigPath,
+  drainDefault: DrainSettings,
+): { spec?: ServiceSpec | undefined; id?: string | undefined; name?: string | undefined } {
   const before = r.problems.length;
   const o = r.object(raw, path, SERVICE_KEYS);
-  if (!o) return undefined;
+  if (!o) return {};
   const at = (...k: (string | number)[]): ConfigPath => [...path, ...k];
 
   // Identity: protocol + address + port, or fwmark (+ family).
@@ -215,25 +225,31 @@ function readService(r: ConfigReader, raw: unknown, path: ConfigPath, drainDefau
     }
   }
 
-  const name = r.string(o.name, at('name'));
-  if (r.problems.length > before || !key) return undefined;
+  const given = r.string(o.name, at('name'));
+  let canonical: ServiceKey | undefined;
+  try {
+    if (key) canonical = normalizeServiceKey(key, formatPath(path)).key;
+  } catch (e) {
+    if (!(e instanceof IpvsError)) throw e;
+    r.fail(path, e.message);
+  }
+  const id = canonical && serviceId(canonical);
+  const name = given ?? id?.replace(/^service /, '');
+  if (r.problems.length > before || !canonical || !id || !name) return { id, name };
 
   // The library's own checks are the last word on what the kernel accepts.
   let config;
-  let canonical: ServiceKey;
   try {
-    canonical = normalizeServiceKey(key, formatPath(path)).key;
     config = completeServiceConfig(family, input, formatPath(path));
   } catch (e) {
     if (!(e instanceof IpvsError)) throw e;
     r.fail(path, e.message);
-    return undefined;
+    return { id, name };
   }
-  const id = serviceId(canonical);
   const spec: ServiceSpec = {
     key: canonical,
     id,
-    name: name ?? id.replace(/^service /, ''),
+    name,
     config,
     failurePolicy,
     drain,
@@ -242,7 +258,7 @@ function readService(r: ConfigReader, raw: unknown, path: ConfigPath, drainDefau
   };
   if (sorryServer) spec.sorryServer = sorryServer;
   if (quorum) spec.quorum = quorum;
-  return spec;
+  return { spec, id, name };
 }
 
 function readNetmask(r: ConfigReader, v: unknown, path: ConfigPath, family: Family): string | number | undefined {
