@@ -11,12 +11,11 @@
  * `node lib/lab/main.js [dr|nat]` runs one act.
  * @module
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { buildDr, buildNat, labScript, shIn, spawnIn, teardown, type LabHost, type LabNetwork } from './topology';
+import { AgentProc, burst, startWeb, stream, tally, waitServing, weightChange, type AgentEvent, type Hit, type Proc } from './procs';
+import { buildDr, buildNat, shIn, spawnIn, teardown, type LabHost, type LabNetwork } from './topology';
 
 const ROOT = join(__dirname, '..', '..');
 const AGENT = join(ROOT, 'lib', 'agent', 'main.js');
@@ -38,118 +37,11 @@ const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 /** Fails the lab with a message (cleanup runs in main's finally). */
 class LabError extends Error {}
 
-/** A child process whose stdout lines are kept and can be waited for. */
-class Proc {
-  readonly lines: string[] = [];
-  private waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
-  exited = false;
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-    onLine?: (l: string) => void,
-  ) {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      this.lines.push(l);
-      onLine?.(l);
-      this.waiters = this.waiters.filter((w) => (w.pred(l) ? (w.resolve(l), false) : true));
-    });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    // 'close', not 'exit': the last lines of stdout may still be unread at 'exit'.
-    child.on('close', () => {
-      this.exited = true;
-      if (err.trim()) for (const l of err.trim().split('\n')) out(dim(`  ${name} (stderr) │ ${l}`));
-    });
-  }
-
-  /** Resolves with the first line (already seen or coming) that matches; fails after `ms`. */
-  waitLine(pred: (l: string) => boolean, ms: number, what: string): Promise<string> {
-    const seen = this.lines.find(pred);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LabError(`${what}: nothing after ${ms / 1000} s`)), ms);
-      this.waiters.push({
-        pred,
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      });
-    });
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.once('close', () => resolve());
-      this.child.kill(signal);
-    });
-  }
-}
-
-/** A parsed agent log line. */
-interface AgentEvent {
-  time: string;
-  level: string;
-  event?: string;
-  msg: string;
-  [k: string]: unknown;
-}
-
 /** The agent's log line as the lab shows it: time, event, message. */
 function showEvent(e: AgentEvent): void {
+  if (e.level === 'debug') return;
   const colour = e.event === 'health-down' || e.event === 'quorum-lost' || e.event === 'sorry-server-on' ? red : e.event === 'health-up' ? green : e.event?.startsWith('kernel') ? yellow : (s: string) => s;
   out(`  ${dim('agent │')} ${dim(e.time.slice(11, 23))} ${colour(`${(e.event ?? e.level).padEnd(15)}`)} ${e.msg}`);
-}
-
-class AgentProc extends Proc {
-  readonly events: AgentEvent[] = [];
-  private eventWaiters: { pred: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }[] = [];
-  quiet = false;
-  constructor(child: ChildProcess) {
-    super('agent', child, (l) => {
-      let e: AgentEvent;
-      try {
-        e = JSON.parse(l) as AgentEvent;
-      } catch {
-        out(`  agent │ ${l}`);
-        return;
-      }
-      this.events.push(e);
-      if (!this.quiet && e.level !== 'debug') showEvent(e);
-      this.eventWaiters = this.eventWaiters.filter((w) => (w.pred(e) ? (w.resolve(e), false) : true));
-    });
-  }
-
-  /** Waits for an event matching `pred` at index `since` or later of `events`. */
-  waitEvent(pred: (e: AgentEvent) => boolean, ms: number, what: string, since = 0): Promise<AgentEvent> {
-    const found = this.events.slice(since).find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LabError(`${what}: not seen after ${ms / 1000} s`)), ms);
-      this.eventWaiters.push({
-        pred,
-        resolve: (e) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-      });
-    });
-  }
-}
-
-/** One request's outcome as the client prints it. */
-interface Hit {
-  t: number;
-  server?: string;
-  error?: string;
-  ms: number;
-}
-
-function tally(hits: Hit[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const h of hits) m.set(h.server ?? `error: ${h.error}`, (m.get(h.server ?? `error: ${h.error}`) ?? 0) + 1);
-  return m;
 }
 
 /** Prints a distribution as bars, servers in the given order, errors last. */
@@ -168,36 +60,6 @@ function showDistribution(hits: Hit[], servers: string[], weights?: Map<string, 
   out(dim(`    ${hits.length} requests, ${errors} failed`));
 }
 
-/** Sends `n` requests from the client namespace (4 at a time), each on its own connection. */
-function burst(net: LabNetwork, url: string, n: number): Hit[] {
-  const text = execFileSync('ip', ['netns', 'exec', net.client.netns, 'node', labScript('traffic.js'), url, '--count', String(n), '--concurrency', '4'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return text
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Hit);
-}
-
-/** Continuous traffic from the client at `rate` requests per second until stopped. */
-function stream(net: LabNetwork, url: string, rate: number): { proc: Proc; stop: () => Promise<Hit[]> } {
-  const proc = new Proc('client', spawnIn(net.client.netns, ['node', labScript('traffic.js'), url, '--rate', String(rate)]));
-  return {
-    proc,
-    stop: async () => {
-      await proc.stop('SIGTERM');
-      return proc.lines.filter(Boolean).map((l) => JSON.parse(l) as Hit);
-    },
-  };
-}
-
-function startWeb(host: LabHost, port: number): Promise<Proc> {
-  const p = new Proc(host.name, spawnIn(host.netns, ['node', labScript('web.js'), host.name, String(port)]));
-  return p.waitLine((l) => l === 'listening', 15_000, `${host.name} to start`).then(() => p);
-}
-
 function ipvsadm(net: LabNetwork): void {
   const text = shIn(net.director.netns, 'ipvsadm -L -n');
   for (const l of text.trimEnd().split('\n')) out(dim(`    ${l}`));
@@ -205,28 +67,25 @@ function ipvsadm(net: LabNetwork): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Agents whose log is no longer shown (stopping). */
+const quiet = new WeakSet<AgentProc>();
+
 /** Everything started, to stop on the way out. */
 const cleanup: (() => Promise<void> | void)[] = [];
 
 async function startAgent(net: LabNetwork, config: string): Promise<AgentProc> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ipvs-lab-state-'));
   cleanup.push(() => rmSync(stateDir, { recursive: true, force: true }));
-  const agent = new AgentProc(spawnIn(net.director.netns, ['node', AGENT, '--config', config, '--state-dir', stateDir, '--listen', '127.0.0.1:9586']));
+  const agent = new AgentProc(
+    spawnIn(net.director.netns, ['node', AGENT, '--config', config, '--state-dir', stateDir, '--listen', '127.0.0.1:9586']),
+    (e) => {
+      if (!quiet.has(agent)) showEvent(e);
+    },
+    (l) => out(`  agent │ ${l}`),
+  );
   cleanup.push(() => agent.stop());
   await agent.waitEvent((e) => e.event === 'start', 20_000, 'the agent to start');
   return agent;
-}
-
-/** True for the agent's kernel change that gives `realServer` a weight (`> 0`) or takes it (`0`, or deleted). */
-function weightChange(e: AgentEvent, realServer: string, serving: boolean): boolean {
-  if (e.event !== 'kernel-change' || e.realServer !== realServer) return false;
-  const w = (e.config as { weight?: number } | undefined)?.weight;
-  return serving ? w !== undefined && w > 0 : e.action === 'delete-destination' || w === 0;
-}
-
-/** Waits until every configured real server serves in the kernel (after its checks rose). */
-async function waitServing(agent: AgentProc, addresses: string[], ms: number, since = 0): Promise<void> {
-  for (const a of addresses) await agent.waitEvent((e) => weightChange(e, a, true), ms, `${a} to serve`, since);
 }
 
 function metric(net: LabNetwork, name: string): string[] {
@@ -312,7 +171,7 @@ async function actDr(): Promise<void> {
   for (const l of metric(net, 'ipvs_agent_check_latency_seconds').slice(0, 1)) out(dim(`    ${l}`));
   out(dim('    … /metrics (Prometheus), /status (JSON), /healthz'));
 
-  agent.quiet = true;
+  quiet.add(agent);
   await agent.stop();
   out(dim(`\n    agent stopped; the kernel keeps its rules (the agent never flushes): ${shIn(net.director.netns, 'ipvsadm -S -n | wc -l').trim()} lines in ipvsadm -S`));
   await Promise.all([...webs.values()].map((w) => w.stop()));
@@ -375,7 +234,7 @@ async function actNat(): Promise<void> {
   step('300 requests:');
   showDistribution(burst(net, 'http://203.0.113.10/', 300), names, weights);
 
-  agent.quiet = true;
+  quiet.add(agent);
   await agent.stop();
   await Promise.all([...webs.values()].map((w) => w.stop()));
   teardown(net);
