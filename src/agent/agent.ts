@@ -19,7 +19,7 @@ import type { AgentConfig, RealServerSpec, ServiceSpec } from './config/types';
 import { ConfigError, formatProblem } from './config/validate';
 import { writeFileAtomic } from './files';
 import { Reconciler, opFields, type KernelPort, type PassReport } from './reconciler';
-import { formatOperation, formatSave } from './save-format';
+import { formatOperation, formatSave, ipvsadmOrder } from './save-format';
 import { StateStore } from './state';
 import { AgentMetrics } from './metrics';
 
@@ -214,7 +214,7 @@ export class Agent {
   private async writeSnapshot(): Promise<void> {
     if (!this.snapshotFile) return;
     const rules = (await this.opts.kernel.rules()).filter((s) => this.reconciler.owns(s.key));
-    await writeFileAtomic(this.snapshotFile, formatSave(ordered(rules, this.config)));
+    await writeFileAtomic(this.snapshotFile, formatSave(ipvsadmOrder(rules)));
     this.snapshotWritten = true;
     this.opts.log.debug({ event: 'snapshot-written', file: this.snapshotFile, services: rules.length }, `snapshot written to ${this.snapshotFile}`);
   }
@@ -424,18 +424,4 @@ function count(config: AgentConfig): number {
 
 function sameCheck(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** The kernel's rules in configuration order (services, then real servers), for a snapshot that diffs well. */
-function ordered(rules: ServiceRule[], config: AgentConfig): ServiceRule[] {
-  const rank = new Map(config.services.map((s, i) => [s.id, i]));
-  const destRank = new Map<string, number>();
-  for (const s of config.services) s.realServers.forEach((rs, i) => destRank.set(`${s.id}|${rs.id}`, i));
-  const key = (d: { key: { address: string; port: number } }): string => (d.key.address.includes(':') ? `[${d.key.address}]:${d.key.port}` : `${d.key.address}:${d.key.port}`);
-  return [...rules]
-    .sort((a, b) => (rank.get(serviceId(a.key)) ?? 1e9) - (rank.get(serviceId(b.key)) ?? 1e9))
-    .map((s) => {
-      const sid = serviceId(s.key);
-      return { ...s, destinations: [...s.destinations].sort((a, b) => (destRank.get(`${sid}|${key(a)}`) ?? 1e9) - (destRank.get(`${sid}|${key(b)}`) ?? 1e9)) };
-    });
 }

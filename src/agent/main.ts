@@ -148,6 +148,15 @@ async function main(argv: string[]): Promise<number> {
     { name: 'ipvs-agent', level: cli.logLevel, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
     pino.destination({ dest: cli.dryRun ? 2 : 1, sync: true }),
   );
+  // Signals are caught from here on: SIGHUP's default action is to terminate,
+  // and a reload or stop asked for during start-up must wait for it instead.
+  const early: string[] = [];
+  const capture = (signal: string) => (): void => {
+    early.push(signal);
+  };
+  const captures = (['SIGHUP', 'SIGTERM', 'SIGINT'] as const).map((sig) => [sig, capture(sig)] as const);
+  for (const [sig, fn] of captures) process.on(sig, fn);
+
   let client: IpvsClient;
   try {
     client = await IpvsClient.open();
@@ -218,12 +227,19 @@ async function main(argv: string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    const reload = (): void => {
       log.info({ event: 'reload-requested', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
       void agent.reload();
-    });
+    };
+    for (const [sig, fn] of captures) process.off(sig, fn);
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+    // Signals that arrived during start-up, in order.
+    for (const sig of early) {
+      if (sig === 'SIGHUP') reload();
+      else stop(sig);
+    }
   });
 }
 

@@ -45,7 +45,7 @@ t.test('start: first pass, snapshot written in ipvsadm -S form, state saved', as
   t.equal(
     readFileSync(join(s.stateDir, 'rules.save'), 'utf8'),
     '-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 192.0.2.11:80 -g -w 1\n-a -t 192.0.2.10:80 -r 192.0.2.12:80 -g -w 1\n',
-    'configuration order, not the kernel newest-first order',
+    "ipvsadm's order, not the kernel's newest-first",
   );
   const state = JSON.parse(readFileSync(join(s.stateDir, 'state.json'), 'utf8'));
   t.same(state, { version: 1, owned: [VIP], drains: [] });
