@@ -115,7 +115,7 @@ export class Agent {
       },
       `${s.rs.id} (${s.service.name}) is ${c.healthy ? 'up' : 'down'}: ${c.result.reason}`,
     );
-    this.reconciler.invalidate();
+    this.reconciler.invalidate(s.service.id);
     this.soon();
   }
 

@@ -15,8 +15,9 @@
  */
 import type { Logger } from 'pino';
 import type { ApplyResult, Operation } from '../ipvs/client';
-import type { Destination, DestinationRule, ServiceKey, ServiceRule } from '../ipvs/model';
-import { planChanges, serviceId, type PlanSummary } from '../ipvs/plan';
+import type { Destination, DestinationConfig, DestinationRule, ServiceKey, ServiceRule } from '../ipvs/model';
+import { planChanges, sameDestinationConfig, sameServiceConfig, serviceId, type PlanSummary } from '../ipvs/plan';
+import { serviceKeyText } from '../ipvs/codec';
 import { formatAddrPort } from '../ipvs/address';
 import { ServiceNotFoundError } from '../ipvs/errors';
 import type { AgentConfig, DrainSettings, ServiceSpec } from './config/types';
@@ -28,6 +29,8 @@ import type { AgentState } from './state';
 /** The part of {@link IpvsClient} a pass uses (the fake kernel and the real one both provide it). */
 export interface KernelPort {
   rules(): Promise<ServiceRule[]>;
+  /** The rule set one service at a time, nothing retained (what a pass reads). */
+  eachRule(visit: (rule: ServiceRule) => void): Promise<number>;
   apply(operations: readonly Operation[]): Promise<ApplyResult>;
   listDestinations(service: ServiceKey): Promise<Destination[]>;
 }
@@ -64,6 +67,35 @@ export interface ReconcilerOptions {
   dryRun?: boolean;
 }
 
+/** A desired service indexed for comparison with a dumped one. */
+interface DesiredIndexEntry {
+  desired: DesiredService;
+  /** Destination id (`198.51.100.11:80`) → configuration. */
+  dests: Map<string, DestinationConfig>;
+}
+
+/** The desired state of every configured service, in configuration order, indexed. */
+interface DesiredCache {
+  desired: DesiredService[];
+  index: Map<string, DesiredIndexEntry>;
+  /** Service id → its position in `desired`. */
+  position: Map<string, number>;
+}
+
+function indexEntry(d: DesiredService): DesiredIndexEntry {
+  return { desired: d, dests: new Map(d.rule.destinations.map((x) => [destId(x), x.config])) };
+}
+
+/** True when a dumped service is exactly its desired state (configuration and every real server). */
+function sameAsDesired(rule: ServiceRule, want: DesiredIndexEntry): boolean {
+  if (rule.destinations.length !== want.dests.size || !sameServiceConfig(rule.config, want.desired.rule.config)) return false;
+  for (const d of rule.destinations) {
+    const w = want.dests.get(destId(d));
+    if (!w || !sameDestinationConfig(d.config, w)) return false;
+  }
+  return true;
+}
+
 /** A destination of the pass's reading of the kernel, by service and destination id. */
 type DestIndex = Map<string, Map<string, DestinationRule>>;
 
@@ -79,7 +111,9 @@ export class Reconciler {
   private quorum = new Map<string, boolean>();
   private sorry = new Map<string, boolean>();
   private version = 0;
-  private cache: { version: number; desired: DesiredService[]; rules: ServiceRule[] } | undefined;
+  private cache: DesiredCache | undefined;
+  /** Services whose desired state must be recomputed ('all' after a configuration change). */
+  private dirty: Set<string> | 'all' = 'all';
   private lastConverged: { version: number } | undefined;
   private stateDirty = false;
   private readonly now: () => number;
@@ -113,9 +147,14 @@ export class Reconciler {
     return this.config;
   }
 
-  /** Health verdicts changed: the next pass recomputes the desired state. */
-  invalidate(): void {
+  /**
+   * Health verdicts changed: the next pass recomputes the desired state of
+   * `serviceId` (an id as in {@link ServiceSpec.id}), or of every service.
+   */
+  invalidate(serviceId?: string): void {
     this.version++;
+    if (serviceId === undefined) this.dirty = 'all';
+    else if (this.dirty !== 'all') this.dirty.add(serviceId);
   }
 
   /** True when a service is the agent's (configured or being retired). */
@@ -140,34 +179,55 @@ export class Reconciler {
     return { state: { owned: this.ownedKeys(), drains: this.drainRecords() }, dirty };
   }
 
-  private desired(): { desired: DesiredService[]; rules: ServiceRule[] } {
-    if (this.cache && this.cache.version === this.version) return this.cache;
-    const { log } = this.opts;
-    const desired: DesiredService[] = [];
-    for (const spec of this.config.services) {
-      const prevQ = this.quorum.get(spec.id);
-      const d = desiredService(spec, this.opts.health, prevQ);
-      if (d.quorumMet !== undefined && d.quorumMet !== prevQ) {
-        this.quorum.set(spec.id, d.quorumMet);
-        const q = spec.quorum;
-        const fields = { service: spec.name, vip: spec.id, healthyWeight: d.healthyWeight, min: q?.min, hysteresis: q?.hysteresis, onLost: q?.onLost };
-        if (!d.quorumMet) log.warn({ event: 'quorum-lost', ...fields }, `${spec.name}: below quorum`);
-        else if (prevQ === false) log.info({ event: 'quorum-regained', ...fields }, `${spec.name}: quorum regained`);
+  private desired(): DesiredCache {
+    const cache = this.cache;
+    if (cache && this.dirty !== 'all') {
+      // Only the services whose health changed are recomputed: one real
+      // server's verdict must not cost a walk over 50,000 of them.
+      for (const id of this.dirty) {
+        const pos = cache.position.get(id);
+        const spec = this.specs.get(id);
+        if (pos === undefined || !spec) continue;
+        const d = this.evaluate(spec);
+        cache.desired[pos] = d;
+        cache.index.set(id, indexEntry(d));
       }
-      const prevSorry = this.sorry.get(spec.id) ?? false;
-      if (d.sorryActive !== prevSorry) {
-        this.sorry.set(spec.id, d.sorryActive);
-        log.warn(
-          { event: d.sorryActive ? 'sorry-server-on' : 'sorry-server-off', service: spec.name, vip: spec.id, sorryServer: spec.sorryServer?.id },
-          d.sorryActive ? `${spec.name}: sorry server in use` : `${spec.name}: sorry server no longer needed`,
-        );
-      }
-      desired.push(d);
-      this.latest.set(spec.id, d);
+      this.dirty.clear();
+      return cache;
     }
+    const desired = this.config.services.map((spec) => this.evaluate(spec));
     for (const id of [...this.latest.keys()]) if (!this.specs.has(id)) this.latest.delete(id);
-    this.cache = { version: this.version, desired, rules: desired.map((d) => d.rule) };
+    this.cache = {
+      desired,
+      index: new Map(desired.map((d) => [d.spec.id, indexEntry(d)])),
+      position: new Map(desired.map((d, i) => [d.spec.id, i])),
+    };
+    this.dirty = new Set();
     return this.cache;
+  }
+
+  /** The desired state of one service now, logging quorum and sorry-server transitions. */
+  private evaluate(spec: ServiceSpec): DesiredService {
+    const { log } = this.opts;
+    const prevQ = this.quorum.get(spec.id);
+    const d = desiredService(spec, this.opts.health, prevQ);
+    if (d.quorumMet !== undefined && d.quorumMet !== prevQ) {
+      this.quorum.set(spec.id, d.quorumMet);
+      const q = spec.quorum;
+      const fields = { service: spec.name, vip: spec.id, healthyWeight: d.healthyWeight, min: q?.min, hysteresis: q?.hysteresis, onLost: q?.onLost };
+      if (!d.quorumMet) log.warn({ event: 'quorum-lost', ...fields }, `${spec.name}: below quorum`);
+      else if (prevQ === false) log.info({ event: 'quorum-regained', ...fields }, `${spec.name}: quorum regained`);
+    }
+    const prevSorry = this.sorry.get(spec.id) ?? false;
+    if (d.sorryActive !== prevSorry) {
+      this.sorry.set(spec.id, d.sorryActive);
+      log.warn(
+        { event: d.sorryActive ? 'sorry-server-on' : 'sorry-server-off', service: spec.name, vip: spec.id, sorryServer: spec.sorryServer?.id },
+        d.sorryActive ? `${spec.name}: sorry server in use` : `${spec.name}: sorry server no longer needed`,
+      );
+    }
+    this.latest.set(spec.id, d);
+    return d;
   }
 
   /** One reconciliation pass. Never throws: a failed pass is reported and the next one tries again. */
@@ -176,17 +236,31 @@ export class Reconciler {
     const dryRun = this.opts.dryRun ?? false;
     const report = (r: Omit<PassReport, 'durationMs' | 'dryRun'>): PassReport => ({ ...r, durationMs: performance.now() - started, dryRun });
     const empty: PlanSummary = { addServices: 0, editServices: 0, deleteServices: 0, addDestinations: 0, editDestinations: 0, deleteDestinations: 0, unchanged: 0 };
-    let current: ServiceRule[];
+    const version = this.version;
+    const { desired, index } = this.desired();
+    // One streaming dump, compared service by service with the desired
+    // state as it arrives: equal services are dropped at once, so a
+    // converged table costs a dump and nothing is planned. Only services
+    // that differ (or are missing, or being retired) are kept and planned.
+    const current: ServiceRule[] = [];
+    const present = new Set<string>();
     try {
-      current = await this.opts.kernel.rules();
+      await this.opts.kernel.eachRule((rule) => {
+        // Dumped keys are canonical already (inet_ntop form).
+        const id = serviceKeyText(rule.key);
+        if (!this.owned.has(id)) return; // not the agent's: not even looked at
+        present.add(id);
+        const want = index.get(id);
+        if (!want || !sameAsDesired(rule, want)) current.push(rule);
+      });
     } catch (e) {
       this.opts.log.error({ event: 'pass-failed', err: e }, `cannot read the kernel's rules: ${(e as Error).message}`);
       return report({ operations: [], summary: empty, applied: 0, failed: 0, refused: [], converged: false, error: e as Error });
     }
-    const version = this.version;
-    const { desired, rules } = this.desired();
+    const differing = new Set(current.map((r) => serviceKeyText(r.key)));
+    const subset = desired.filter((d) => !present.has(d.spec.id) || differing.has(d.spec.id));
     const owns = (k: ServiceKey): boolean => this.owned.has(serviceId(k));
-    let plan = planChanges(current, rules, { owns });
+    let plan = planChanges(current, subset.map((d) => d.rule), { owns });
 
     // Fast path: nothing to remove and nothing draining.
     const removals = plan.summary.deleteDestinations + plan.summary.deleteServices;
@@ -194,7 +268,7 @@ export class Reconciler {
     const decisions = new Map<string, string>();
     const drainSteps = new Set<string>();
     if (removals > 0 || this.drains.size > 0) {
-      const overlay = await this.drainOverlay(current, desired, plan.operations, now, decisions, drainSteps);
+      const overlay = await this.drainOverlay(current, desired, subset, plan.operations, now, decisions, drainSteps);
       if (overlay) plan = planChanges(current, overlay, { owns });
     }
 
@@ -205,7 +279,7 @@ export class Reconciler {
     }
     if (ops.length === 0) {
       this.lastConverged = { version };
-      this.retireGone(current);
+      this.retireGone(present);
       return report({ operations: ops, summary: plan.summary, applied: 0, failed: 0, refused: [], converged: true });
     }
     let result: ApplyResult;
@@ -239,13 +313,12 @@ export class Reconciler {
     ops.forEach((op, i) => {
       if (op.type === 'delete-service' && !result.errors[i]) deleted.add(serviceId(op.service));
     });
-    this.retireGone(current, deleted);
+    this.retireGone(present, deleted);
     return report({ operations: ops, summary: plan.summary, applied: result.applied, failed: result.failures.length, refused: result.failures.map((f) => f.index), converged });
   }
 
-  /** Drops retiring services that no longer exist in the kernel from the owned set. */
-  private retireGone(current: readonly ServiceRule[], deleted = new Set<string>()): void {
-    const present = new Set(current.map((s) => serviceId(s.key)));
+  /** Drops retiring services that no longer exist in the kernel (not `present`, or just `deleted`) from the owned set. */
+  private retireGone(present: ReadonlySet<string>, deleted = new Set<string>()): void {
     for (const [id] of this.owned) {
       if (this.specs.has(id)) continue;
       if (!present.has(id) || deleted.has(id)) {
@@ -258,12 +331,15 @@ export class Reconciler {
 
   /**
    * Turns the plan's removals into drains where they should be: returns the
-   * desired rules with the held (weight 0) destinations added, or undefined
-   * when the first plan stands. Records what was decided in `decisions`.
+   * desired rules of `subset` with the held (weight 0) destinations added, or
+   * undefined when the first plan stands. `current` holds the services that
+   * differ from their desired state (the only ones a drain can be in).
+   * Records what was decided in `decisions`.
    */
   private async drainOverlay(
     current: readonly ServiceRule[],
     desired: readonly DesiredService[],
+    subset: readonly DesiredService[],
     ops: readonly Operation[],
     now: number,
     decisions: Map<string, string>,
@@ -379,7 +455,8 @@ export class Reconciler {
       }
     }
     if (held.size === 0) return undefined;
-    const out: ServiceRule[] = desired.map((d) => {
+    // The same subset as the first plan: services equal to their desired state stay out of it.
+    const out: ServiceRule[] = subset.map((d) => {
       const extra = held.get(d.spec.id);
       return extra ? { ...d.rule, destinations: [...d.rule.destinations, ...extra] } : d.rule;
     });

@@ -199,7 +199,7 @@ t.test('HTTP endpoint: /healthz, /status, /metrics on loopback', async (t) => {
   t.match(m.type, /^text\/plain; version=0\.0\.4/);
   t.match(m.body, /ipvs_agent_service_present\{service="web",vip="tcp 192.0.2.10:80"\} 1/);
   t.equal((await fetchText('/nothing')).status, 404);
-  s.kernel.rules = () => Promise.reject(new Error('netlink gone'));
+  s.kernel.eachRule = () => Promise.reject(new Error('netlink gone'));
   await s.agent.reconciler.pass().then((r) => (s.agent.lastPass = { ...r, at: Date.now() }));
   t.match(await fetchText('/healthz'), { status: 503, body: /latest pass failed: netlink gone/ });
   await s.agent.stop();

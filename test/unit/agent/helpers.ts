@@ -33,6 +33,12 @@ export class StubKernel implements AgentKernel {
     return Promise.resolve(structuredClone(this.services));
   }
 
+  eachRule(visit: (rule: ServiceRule) => void): Promise<number> {
+    this.reads++;
+    for (const s of structuredClone(this.services)) visit(s);
+    return Promise.resolve(this.services.length);
+  }
+
   snapshot(): Promise<ServiceEntry[]> {
     return Promise.resolve(
       this.services.map((s) => ({

@@ -353,8 +353,31 @@ t.test('a refused operation is logged with its error and retried by the next pas
 
 t.test('a kernel that cannot be read fails the pass without throwing', async (t) => {
   const { kernel, rec, events } = setup(config());
-  kernel.rules = () => Promise.reject(new Error('netlink socket closed'));
+  kernel.eachRule = () => Promise.reject(new Error('netlink socket closed'));
   const r = await rec.pass();
   t.match(r.error?.message, /closed/);
   t.equal(events('pass-failed').length, 1);
+});
+
+t.test('a health change recomputes only its service', async (t) => {
+  const cfg = parseConfig(`services:
+  - { protocol: tcp, address: 192.0.2.10, port: 80, check: { kind: tcp }, realServers: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }] }
+  - { protocol: tcp, address: 192.0.2.20, port: 80, check: { kind: tcp }, realServers: [{ address: 192.0.2.21 }, { address: 192.0.2.22 }] }
+`);
+  const kernel = new StubKernel();
+  const asked: string[] = [];
+  const down = new Set<string>();
+  const rec = new Reconciler({ kernel, log: captureLog().log, health: (_s, rs) => (asked.push(rs.id), !down.has(rs.key.address)) });
+  rec.setConfig(cfg);
+  await rec.pass();
+  t.same(asked.sort(), ['192.0.2.11:80', '192.0.2.12:80', '192.0.2.21:80', '192.0.2.22:80']);
+  asked.length = 0;
+  await rec.pass();
+  t.same(asked, [], 'a pass with nothing changed asks nothing');
+  down.add('192.0.2.22');
+  rec.invalidate('service tcp 192.0.2.20:80');
+  const r = await rec.pass();
+  t.same(asked.sort(), ['192.0.2.21:80', '192.0.2.22:80'], 'only the changed service is evaluated');
+  t.same(r.operations.map((o) => o.type), ['delete-destination']);
+  t.same(kernel.view({ protocol: 'tcp', address: '192.0.2.10', port: 80 }), ['192.0.2.11:80@1', '192.0.2.12:80@1']);
 });
