@@ -1,0 +1,112 @@
+/**
+ * A fake netlink socket: the {@link Transport} of the fake kernel, with the
+ * exchange semantics of the native socket (src/netlink/transport.ts): for
+ * each request buffer, one datagram in, then answers out until the terminal
+ * answer (NLMSG_DONE or NLMSG_ERROR) to the buffer's last message.
+ *
+ * Answers wait in a receive queue, as on a real socket. When they outgrow
+ * the receive buffer the rest are dropped and the next read fails with
+ * ENOBUFS (the kernel's `netlink_overrun`); what was queued before the
+ * overflow stays and is read by the next exchange. A buffer whose last
+ * message gets no terminal answer (no NLM_F_ACK on a successful "do") fails
+ * with ETIMEDOUT after `timeoutMs`, like the socket's poll().
+ * @module
+ */
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, nlAlign } from '../netlink/constants';
+import { readU16, readU32 } from '../netlink/hostorder';
+import { ExchangeError, type Transport } from '../netlink/transport';
+import { EBADF, EINVAL, ENOBUFS, ETIMEDOUT } from './errno';
+
+/** What a fake socket needs from its kernel. */
+export interface SocketHost {
+  /** Processes one datagram; returns the answer datagrams. */
+  receive(portId: number, datagram: Buffer): Buffer[];
+  /** Receive buffer size in bytes (answers beyond it are dropped). */
+  readonly receiveBufferBytes: number;
+  /** Forgets a closed socket. */
+  closed(portId: number): void;
+}
+
+function lastSeq(buf: Buffer): number | undefined {
+  let off = 0;
+  let seq: number | undefined;
+  while (off + NLMSG_HDRLEN <= buf.length) {
+    const len = readU32(buf, off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) break;
+    seq = readU32(buf, off + 8);
+    off += nlAlign(len);
+  }
+  return seq;
+}
+
+function isTerminal(datagram: Buffer, seq: number): boolean {
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= datagram.length) {
+    const len = readU32(datagram, off);
+    if (len < NLMSG_HDRLEN || off + len > datagram.length) return false;
+    const type = readU16(datagram, off + 4);
+    if (readU32(datagram, off + 8) === seq && (type === NLMSG_DONE || type === NLMSG_ERROR)) return true;
+    off += nlAlign(len);
+  }
+  return false;
+}
+
+/** A socket on the fake kernel. */
+export class FakeTransport implements Transport {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private overrun = false;
+  private isClosed = false;
+
+  constructor(
+    private readonly host: SocketHost,
+    readonly portId: number,
+  ) {}
+
+  async exchange(requests: Buffer[], timeoutMs: number): Promise<Buffer[]> {
+    // Answers come back asynchronously, as from the socket's worker thread.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const got: Buffer[] = [];
+    const fail = (errno: number, syscall: string, completed: number): ExchangeError =>
+      new ExchangeError(errno, syscall, 'netlink exchange', got.length ? [Buffer.concat(got)] : [], completed);
+    if (this.isClosed) throw fail(EBADF, 'closed', 0);
+    for (let i = 0; i < requests.length; i++) {
+      const req = requests[i] as Buffer;
+      const seq = lastSeq(req);
+      if (seq === undefined) throw fail(EINVAL, 'exchange', i);
+      for (const answer of this.host.receive(this.portId, req)) this.enqueue(answer);
+      for (;;) {
+        if (this.overrun) {
+          this.overrun = false;
+          throw fail(ENOBUFS, 'recv', i);
+        }
+        const next = this.queue.shift();
+        if (!next) {
+          await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+          if (this.isClosed) throw fail(EBADF, 'closed', i);
+          throw fail(ETIMEDOUT, 'recv', i);
+        }
+        this.queued -= next.length;
+        got.push(next);
+        if (isTerminal(next, seq)) break;
+      }
+    }
+    return got.length ? [Buffer.concat(got)] : [];
+  }
+
+  private enqueue(datagram: Buffer): void {
+    if (this.queued + datagram.length > this.host.receiveBufferBytes) {
+      this.overrun = true;
+      return;
+    }
+    this.queue.push(datagram);
+    this.queued += datagram.length;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.queue.length = 0;
+    this.host.closed(this.portId);
+  }
+}
