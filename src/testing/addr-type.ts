@@ -31,6 +31,6 @@ export function unicastForDestination(family: 'ipv4' | 'ipv6', bytes: Buffer, is
     if (w2 === 0x0000ffff) return false; // IPv4-mapped: IPV6_ADDR_MAPPED only
   }
   if (bytes[0] === 0xff) return false; // multicast
-  if ((w0 & 0xffc00000) === 0xfe800000) return isLocal(); // link-local: only a local address
+  if ((w0 & 0xffc00000) >>> 0 === 0xfe800000) return isLocal(); // link-local: only a local address
   return true;
 }

@@ -178,7 +178,7 @@ export class FakeKernel {
         return self.o.receiveBufferBytes;
       },
       capNetAdmin: this.o.capNetAdmin,
-      receive: (portId, datagram) => receiveDatagram(this.host, portId, datagram, this.o.statsPadding),
+      receive: (portId, datagram, dump) => receiveDatagram(this.host, portId, datagram, this.o.statsPadding, dump),
       closed: () => undefined,
       family: (portId) => (this.o.moduleLoaded ? this.familyContext(portId) : undefined),
       takeInjected: (cmd) => {

@@ -6,10 +6,13 @@
  * unknown command or wrong do/dump mode EOPNOTSUPP, GENL_ADMIN_PERM EPERM,
  * the family policy for "do" requests) and nlctrl's CTRL_CMD_GETFAMILY.
  *
- * A dump runs to its end at once (the kernel produces the rest as the
- * reader drains the socket; the answers are the same) and ends with
- * NLMSG_DONE. While it runs, a second dump in the same datagram gets EBUSY,
- * as on the kernel (one dump per socket at a time; seen on 6.1).
+ * A dump's first datagram is queued while the request is processed; the
+ * rest, NLMSG_DONE last, follow one by one as the reader drains the socket
+ * ({@link SocketDump}), as `netlink_dump` does from recvmsg(). An empty dump
+ * queues its NLMSG_DONE at once and is over. While a dump runs, another on
+ * the same socket gets EBUSY (seen on 6.1: a second dump in the same
+ * datagram is refused, and the first one's NLMSG_DONE comes after that
+ * refusal).
  * @module
  */
 import { decodeAttrs, defineAttrSet } from '../netlink/attributes';
@@ -53,6 +56,11 @@ export interface Receiver {
   count(what: 'datagrams' | 'messages' | 'ackRequests' | 'dumps'): void;
 }
 
+/** A socket's running dump: the datagrams it has still to produce (NLMSG_DONE last). */
+export interface SocketDump {
+  rest?: Buffer[];
+}
+
 function header(buf: Buffer, off: number): RequestHeader {
   return {
     len: readU32(buf, off),
@@ -65,10 +73,9 @@ function header(buf: Buffer, off: number): RequestHeader {
 }
 
 /** Processes one datagram from `portId`; returns the answer datagrams in order. */
-export function receiveDatagram(rx: Receiver, portId: number, buf: Buffer, pad: boolean): Buffer[] {
+export function receiveDatagram(rx: Receiver, portId: number, buf: Buffer, pad: boolean, sock: SocketDump): Buffer[] {
   rx.count('datagrams');
   const out: Buffer[] = [];
-  let dumping = false;
   let off = 0;
   while (off + NLMSG_HDRLEN <= buf.length) {
     const req = header(buf, off);
@@ -78,17 +85,27 @@ export function receiveDatagram(rx: Receiver, portId: number, buf: Buffer, pad: 
     if (req.flags & NLM_F_ACK) rx.count('ackRequests');
     let outcome: Outcome | 'dump' = { errno: 0, replies: [] };
     if (req.flags & NLM_F_REQUEST && req.type >= NLMSG_MIN_TYPE) {
-      outcome = dispatch(rx, portId, req, buf, off, off + req.len, dumping, pad);
+      outcome = dispatch(rx, portId, req, buf, off, off + req.len, sock.rest !== undefined, pad);
     }
-    if (outcome === 'dump') {
-      dumping = true;
-    } else {
+    if (outcome !== 'dump') {
       out.push(...outcome.replies);
       if (req.flags & NLM_F_ACK || outcome.errno) out.push(errorMessage(req, portId, outcome.errno, outcome.ext, pad));
     }
     off += nlAlign(req.len);
   }
   return out;
+
+  /** Queues a dump's first datagram; the rest wait for the reader. */
+  function start_(datagrams: Buffer[], req: RequestHeader): void {
+    const done = doneMessage(req.seq, portId);
+    const [first, ...rest] = datagrams;
+    if (!first) {
+      out.push(done);
+      return;
+    }
+    out.push(first);
+    sock.rest = [...rest, done];
+  }
 
   function dispatch(
     rx: Receiver,
@@ -118,7 +135,7 @@ export function receiveDatagram(rx: Receiver, portId: number, buf: Buffer, pad: 
     }
     if (isDump) {
       rx.count('dumps');
-      out.push(...dumpIpvs(ctx, cmd, req, buf, attrStart, end), doneMessage(req.seq, portId));
+      start_(dumpIpvs(ctx, cmd, req, buf, attrStart, end), req);
       return 'dump';
     }
     const top = parseNest(buf, attrStart, end, CMD_POLICY);
@@ -144,8 +161,7 @@ export function receiveDatagram(rx: Receiver, portId: number, buf: Buffer, pad: 
     const ctx = rx.family(portId);
     if (isDump) {
       if (busy) return { errno: EBUSY, replies: [] };
-      if (ctx) out.push(familyMessage(ctx, req, portId, NLM_F_MULTI, pad));
-      out.push(doneMessage(req.seq, portId));
+      start_(ctx ? [familyMessage(ctx, req, portId, NLM_F_MULTI, pad)] : [], req);
       return 'dump';
     }
     let a;

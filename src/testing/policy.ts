@@ -176,16 +176,21 @@ const NL_ATTR_TYPE: Record<PolicyType, number> = {
   u16: 3,
   u32: 4,
   binary: 10,
-  unspec: 10,
+  unspec: 0,
   nulString: 12,
   nested: 13,
 };
 
 /** `NL_POLICY_TYPE_ATTR_*`. */
-export const NL_POLICY_TYPE_ATTR = { TYPE: 1, MIN_VALUE_U: 4, MAX_VALUE_U: 5, MIN_LENGTH: 6, MAX_LENGTH: 7, PAD: 11 } as const;
+export const NL_POLICY_TYPE_ATTR = { TYPE: 1, MIN_VALUE_U: 4, MAX_VALUE_U: 5, MAX_LENGTH: 7, PAD: 11 } as const;
 
-/** What the policy TLV of an extended ACK says about `p` (netlink_policy_dump_write_attr). */
-export function policyDescription(p: AttrPolicy): { u64: [number, bigint][]; u32: [number, number][] } {
+/**
+ * What the policy TLV of an extended ACK says about `p`
+ * (`netlink_policy_dump_write_attr`), or undefined when the kernel writes
+ * none: it cannot describe NLA_UNSPEC, and drops the TLV (seen on 6.1).
+ */
+export function policyDescription(p: AttrPolicy): { u64: [number, bigint][]; u32: [number, number][] } | undefined {
+  if (p.type === 'unspec') return undefined;
   const u64: [number, bigint][] = [];
   const u32: [number, number][] = [];
   switch (p.type) {
@@ -199,9 +204,6 @@ export function policyDescription(p: AttrPolicy): { u64: [number, bigint][]; u32
     case 'binary':
     case 'nulString':
       if (p.len) u32.push([NL_POLICY_TYPE_ATTR.MAX_LENGTH, p.len]);
-      break;
-    case 'unspec':
-      if (p.len) u32.push([NL_POLICY_TYPE_ATTR.MIN_LENGTH, p.len]);
       break;
     case 'nested':
       break;

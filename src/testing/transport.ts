@@ -4,7 +4,8 @@
  * each request buffer, one datagram in, then answers out until the terminal
  * answer (NLMSG_DONE or NLMSG_ERROR) to the buffer's last message.
  *
- * Answers wait in a receive queue, as on a real socket. When they outgrow
+ * Answers wait in a receive queue, as on a real socket; a running dump adds
+ * its next datagram after each read. When they outgrow
  * the receive buffer the rest are dropped and the next read fails with
  * ENOBUFS (the kernel's `netlink_overrun`); what was queued before the
  * overflow stays and is read by the next exchange. A buffer whose last
@@ -16,11 +17,12 @@ import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, nlAlign } from '../netlink/const
 import { readU16, readU32 } from '../netlink/hostorder';
 import { ExchangeError, type Transport } from '../netlink/transport';
 import { EBADF, EINVAL, ENOBUFS, ETIMEDOUT } from './errno';
+import type { SocketDump } from './netlink-rcv';
 
 /** What a fake socket needs from its kernel. */
 export interface SocketHost {
-  /** Processes one datagram; returns the answer datagrams. */
-  receive(portId: number, datagram: Buffer): Buffer[];
+  /** Processes one datagram; returns the answer datagrams (a dump's later ones go to `dump.rest`). */
+  receive(portId: number, datagram: Buffer, dump: SocketDump): Buffer[];
   /** Receive buffer size in bytes (answers beyond it are dropped). */
   readonly receiveBufferBytes: number;
   /** Forgets a closed socket. */
@@ -57,6 +59,7 @@ export class FakeTransport implements Transport {
   private queued = 0;
   private overrun = false;
   private isClosed = false;
+  private readonly dump: SocketDump = {};
 
   constructor(
     private readonly host: SocketHost,
@@ -74,7 +77,7 @@ export class FakeTransport implements Transport {
       const req = requests[i] as Buffer;
       const seq = lastSeq(req);
       if (seq === undefined) throw fail(EINVAL, 'exchange', i);
-      for (const answer of this.host.receive(this.portId, req)) this.enqueue(answer);
+      for (const answer of this.host.receive(this.portId, req, this.dump)) this.enqueue(answer);
       for (;;) {
         if (this.overrun) {
           this.overrun = false;
@@ -88,10 +91,20 @@ export class FakeTransport implements Transport {
         }
         this.queued -= next.length;
         got.push(next);
+        this.continueDump();
         if (isTerminal(next, seq)) break;
       }
     }
     return got.length ? [Buffer.concat(got)] : [];
+  }
+
+  /** After a read, a running dump produces its next datagram if the queue has room (`netlink_recvmsg`). */
+  private continueDump(): void {
+    const rest = this.dump.rest;
+    if (!rest || this.queued > this.host.receiveBufferBytes / 2) return;
+    const next = rest.shift();
+    if (next) this.enqueue(next);
+    if (rest.length === 0) delete this.dump.rest;
   }
 
   private enqueue(datagram: Buffer): void {
@@ -107,6 +120,7 @@ export class FakeTransport implements Transport {
     if (this.isClosed) return;
     this.isClosed = true;
     this.queue.length = 0;
+    delete this.dump.rest;
     this.host.closed(this.portId);
   }
 }

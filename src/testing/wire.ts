@@ -94,8 +94,8 @@ export function errorMessage(req: RequestHeader, portId: number, errno: number, 
     if (!hasTlvs || !ext) return;
     if (ext.message !== undefined) rw.w.attrString(NLMSGERR_ATTR_MSG, ext.message);
     if (ext.offset !== undefined) rw.w.attrU32(NLMSGERR_ATTR_OFFS, ext.offset);
-    if (ext.policy) {
-      const d = policyDescription(ext.policy);
+    const d = ext.policy && policyDescription(ext.policy);
+    if (d) {
       const nest = rw.w.beginNested(NLMSGERR_ATTR_POLICY, true);
       for (const [t, v] of d.u64) rw.u64(t, v, NL_POLICY_TYPE_ATTR.PAD);
       for (const [t, v] of d.u32) rw.w.attrU32(t, v);
