@@ -388,7 +388,9 @@ export function checkDestinationInput(input: DestinationInput | undefined, field
     // The kernel answers ERANGE, even for upper = 0 ("no limit").
     throw invalidArgument(path(field, 'lowerThreshold'), `must not exceed upperThreshold (${c.upperThreshold})`);
   }
-  if (c.forwarding === 'tunnel' && c.tunnelType === 'gue' && c.tunnelPort === 0) {
+  // The kernel checks this whatever the forwarding method (ip_vs_add_dest and
+  // ip_vs_edit_dest look at tun_type alone): EINVAL for a masq server too.
+  if (c.tunnelType === 'gue' && c.tunnelPort === 0) {
     throw invalidArgument(path(field, 'tunnelPort'), 'a GUE tunnel needs a port (1..65535)');
   }
   return c;
