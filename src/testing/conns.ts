@@ -145,7 +145,7 @@ export function procConnText(conns: readonly ConnEntry[]): string {
 const hexL = (n: bigint, width: number): string => n.toString(16).toUpperCase().padStart(width, ' ');
 
 /** The text of `/proc/net/ip_vs_stats` (all hex). */
-export function procStatsText(s: Stats, r: Rates): string {
+export function procStatsText(s: Stats, r: Record<keyof Rates, bigint>): string {
   return (
     '   Total Incoming Outgoing         Incoming         Outgoing\n' +
     '   Conns  Packets  Packets            Bytes            Bytes\n' +

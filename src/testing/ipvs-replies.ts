@@ -31,7 +31,7 @@ export interface ConnCounts {
 }
 
 /** `IPVS_*_ATTR_STATS`: 32-bit counters (truncated) except the byte counts. */
-function writeStats(rw: ReplyWriter, type: number, s: Stats, r: Rates): void {
+function writeStats(rw: ReplyWriter, type: number, s: Stats, r: Record<keyof Rates, bigint>): void {
   const w = rw.w;
   const nest = w.beginNested(type);
   w.attrU32(T.conns, Number(s.conns & U32));
@@ -48,7 +48,7 @@ function writeStats(rw: ReplyWriter, type: number, s: Stats, r: Rates): void {
 }
 
 /** `IPVS_*_ATTR_STATS64`: every counter 64-bit. */
-function writeStats64(rw: ReplyWriter, type: number, s: Stats, r: Rates): void {
+function writeStats64(rw: ReplyWriter, type: number, s: Stats, r: Record<keyof Rates, bigint>): void {
   const nest = rw.w.beginNested(type);
   const values = [s.conns, s.inPackets, s.outPackets, s.inBytes, s.outBytes, r.cps, r.inPps, r.outPps, r.inBps, r.outBps];
   const ids = [T.conns, T.inpkts, T.outpkts, T.inbytes, T.outbytes, T.cps, T.inpps, T.outpps, T.inbps, T.outbps];

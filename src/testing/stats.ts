@@ -20,10 +20,11 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, bigint> {
 export class StatsBox {
   private readonly k: Stats = zeros(STAT_KEYS);
   private readonly k0: Stats = zeros(STAT_KEYS);
-  private readonly r: Rates = zeros(RATE_KEYS);
+  /** Rate estimates as the kernel sends them (u64). */
+  private readonly r: Record<keyof Rates, bigint> = zeros(RATE_KEYS);
 
-  /** What the kernel reports: counters since the last zero, and the rates. */
-  show(): { stats: Stats; rates: Rates } {
+  /** What the kernel reports: counters since the last zero, and the rates (as u64). */
+  show(): { stats: Stats; rates: Record<keyof Rates, bigint> } {
     const stats = zeros(STAT_KEYS);
     for (const key of STAT_KEYS) stats[key] = (this.k[key] - this.k0[key]) & U64;
     return { stats, rates: { ...this.r } };
@@ -49,7 +50,7 @@ export class StatsBox {
   setRates(values: Partial<Rates>): void {
     for (const key of RATE_KEYS) {
       const v = values[key];
-      if (v !== undefined) this.r[key] = v & U64;
+      if (v !== undefined) this.r[key] = BigInt(v) & U64;
     }
   }
 
@@ -60,12 +61,13 @@ export class StatsBox {
   }
 }
 
-/** Checks a partial Stats/Rates value given by a test: non-negative bigints, known keys. */
+/** Checks a partial Stats (non-negative bigints) or Rates (non-negative integers) value given by a test. */
 export function checkCounters(what: string, v: object | undefined, keys: 'stats' | 'rates'): void {
   if (v === undefined) return;
   const allowed: readonly string[] = keys === 'stats' ? STAT_KEYS : RATE_KEYS;
   for (const [k, x] of Object.entries(v)) {
     if (!allowed.includes(k)) throw new TypeError(`${what}: unknown counter '${k}' (${allowed.join(', ')})`);
-    if (typeof x !== 'bigint' || x < 0n) throw new TypeError(`${what}.${k}: must be a non-negative bigint`);
+    if (keys === 'stats' && (typeof x !== 'bigint' || x < 0n)) throw new TypeError(`${what}.${k}: must be a non-negative bigint`);
+    if (keys === 'rates' && !(Number.isSafeInteger(x) && (x as number) >= 0)) throw new TypeError(`${what}.${k}: must be a non-negative integer`);
   }
 }

@@ -1,8 +1,10 @@
 /**
  * A fake netlink socket: the {@link Transport} of the fake kernel, with the
  * exchange semantics of the native socket (src/netlink/transport.ts): for
- * each request buffer, one datagram in, then answers out until the terminal
- * answer (NLMSG_DONE or NLMSG_ERROR) to the buffer's last message.
+ * each request datagram, send it, then copy answers into the caller's
+ * receive buffer until the terminal answer (NLMSG_DONE or NLMSG_ERROR) to
+ * its last message, handing the buffer back part-way (`partial`) when less
+ * than 64 KiB is left.
  *
  * Answers wait in a receive queue, as on a real socket; a running dump adds
  * its next datagram after each read. When they outgrow
@@ -15,7 +17,7 @@
  */
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, nlAlign } from '../netlink/constants';
 import { readU16, readU32 } from '../netlink/hostorder';
-import { ExchangeError, type Transport } from '../netlink/transport';
+import { ExchangeError, type ExchangeProgress, type Transport } from '../netlink/transport';
 import { EBADF, EINVAL, ENOBUFS, ETIMEDOUT } from './errno';
 import type { SocketDump } from './netlink-rcv';
 
@@ -28,6 +30,9 @@ export interface SocketHost {
   /** Forgets a closed socket. */
   closed(portId: number): void;
 }
+
+/** The socket hands its buffer back when less than this is left (the native socket's kDatagramMax). */
+const DATAGRAM_MAX = 64 * 1024;
 
 function lastSeq(buf: Buffer): number | undefined {
   let off = 0;
@@ -66,36 +71,43 @@ export class FakeTransport implements Transport {
     readonly portId: number,
   ) {}
 
-  async exchange(requests: Buffer[], timeoutMs: number): Promise<Buffer[]> {
+  async exchange(data: Buffer, ends: Uint32Array, recv: Buffer, resume: boolean, timeoutMs: number): Promise<ExchangeProgress> {
     // Answers come back asynchronously, as from the socket's worker thread.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const got: Buffer[] = [];
-    const fail = (errno: number, syscall: string, completed: number): ExchangeError =>
-      new ExchangeError(errno, syscall, 'netlink exchange', got.length ? [Buffer.concat(got)] : [], completed);
-    if (this.isClosed) throw fail(EBADF, 'closed', 0);
-    for (let i = 0; i < requests.length; i++) {
-      const req = requests[i] as Buffer;
+    let used = 0;
+    let done = 0;
+    const fail = (errno: number, syscall: string): ExchangeError => new ExchangeError(errno, syscall, 'netlink exchange', used, done);
+    if (this.isClosed) throw fail(EBADF, 'closed');
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i] as number;
+      const req = data.subarray(start, end);
+      start = end;
       const seq = lastSeq(req);
-      if (seq === undefined) throw fail(EINVAL, 'exchange', i);
-      for (const answer of this.host.receive(this.portId, req, this.dump)) this.enqueue(answer);
+      if (seq === undefined) throw fail(EINVAL, 'exchange');
+      // On resume the first datagram was sent by the previous call.
+      if (!(i === 0 && resume)) for (const answer of this.host.receive(this.portId, req, this.dump)) this.enqueue(answer);
       for (;;) {
+        // Like the socket: hand the buffer back, mid-answer, when a datagram might not fit.
+        if (recv.length - used < DATAGRAM_MAX) return { used, done, partial: true };
         if (this.overrun) {
           this.overrun = false;
-          throw fail(ENOBUFS, 'recv', i);
+          throw fail(ENOBUFS, 'recv');
         }
         const next = this.queue.shift();
         if (!next) {
           await new Promise((resolve) => setTimeout(resolve, timeoutMs));
-          if (this.isClosed) throw fail(EBADF, 'closed', i);
-          throw fail(ETIMEDOUT, 'recv', i);
+          throw fail(this.isClosed ? EBADF : ETIMEDOUT, this.isClosed ? 'closed' : 'recv');
         }
         this.queued -= next.length;
-        got.push(next);
+        next.copy(recv, used);
+        used += nlAlign(next.length);
         this.continueDump();
         if (isTerminal(next, seq)) break;
       }
+      done++;
     }
-    return got.length ? [Buffer.concat(got)] : [];
+    return { used, done, partial: false };
   }
 
   /** After a read, a running dump produces its next datagram if the queue has room (`netlink_recvmsg`). */

@@ -22,7 +22,7 @@ import {
 import { NetlinkError, NetlinkSocketError, NetlinkTimeoutError } from '../../src/netlink/errors';
 import { writeI32 } from '../../src/netlink/hostorder';
 import { NetlinkProtocolError, parseError, parseMessages } from '../../src/netlink/message';
-import { ExchangeError, type Transport } from '../../src/netlink/transport';
+import { ExchangeError, type ExchangeProgress, type Transport } from '../../src/netlink/transport';
 import { NlWriter } from '../../src/netlink/writer';
 
 const PORT = 4242;
@@ -40,16 +40,30 @@ function requests(buf: Buffer): Req[] {
   return parseMessages(buf).map((m) => ({ type: m.type, flags: m.flags, seq: m.seq, raw: Buffer.from(buf.subarray(m.payload - NLMSG_HDRLEN, m.end)) }));
 }
 
+/** A scripted answer: datagrams back to back, or those that came before a failure. */
+type Answer = Buffer | { answered: Buffer; fail: [errno: number, done: number] };
+
 /** A transport whose answers a test scripts; it records what was sent. */
 class Scripted implements Transport {
   readonly portId = PORT;
   readonly sent: Req[][][] = [];
   closed = false;
-  constructor(private readonly script: (sent: Req[][], call: number) => Buffer[] | Promise<Buffer[]>) {}
-  async exchange(buffers: Buffer[]): Promise<Buffer[]> {
-    const reqs = buffers.map(requests);
+  constructor(private readonly script: (sent: Req[][], call: number) => Answer | Promise<Answer>) {}
+  async exchange(data: Buffer, ends: Uint32Array, recv: Buffer): Promise<ExchangeProgress> {
+    const reqs: Req[][] = [];
+    let start = 0;
+    for (const end of ends) {
+      reqs.push(requests(data.subarray(start, end)));
+      start = end;
+    }
     this.sent.push(reqs);
-    return this.script(reqs, this.sent.length - 1);
+    const r = await this.script(reqs, this.sent.length - 1);
+    if (Buffer.isBuffer(r)) {
+      r.copy(recv, 0);
+      return { used: r.length, done: ends.length, partial: false };
+    }
+    r.answered.copy(recv, 0);
+    throw new ExchangeError(r.fail[0], 'recv', 'netlink exchange', r.answered.length, r.fail[1]);
   }
   close(): void {
     this.closed = true;
@@ -86,7 +100,7 @@ const spec: RequestSpec = { type: FAMILY, write: (w) => w.genlHeader(7, 1) };
 const only = (sent: Req[][]): Req => sent[0]?.[0] as Req;
 
 t.test('a request asks for an ACK and returns its data', async (t) => {
-  const tr = new Scripted((sent) => [Buffer.concat([data(only(sent).seq), error(only(sent), 0)])]);
+  const tr = new Scripted((sent) => Buffer.concat([data(only(sent).seq), error(only(sent), 0)]));
   const conn = new NetlinkConnection(tr);
   const replies = await conn.request(spec, 'get');
   t.equal(replies.length, 1);
@@ -99,13 +113,13 @@ t.test('a request asks for an ACK and returns its data', async (t) => {
 t.test('answers for another port or sequence are strays', async (t) => {
   const tr = new Scripted((sent) => {
     const r = only(sent);
-    return [Buffer.concat([data(r.seq, 0, PORT + 1), data(r.seq + 7), data(r.seq), error(r, 0)])];
+    return Buffer.concat([data(r.seq, 0, PORT + 1), data(r.seq + 7), data(r.seq), error(r, 0)]);
   });
   const conn = new NetlinkConnection(tr);
   t.equal((await conn.request(spec, 'get')).length, 1);
   t.equal(conn.counters.strays, 2);
   // A late answer after the terminal one is a stray too.
-  const tr2 = new Scripted((sent) => [Buffer.concat([error(only(sent), 0), data(only(sent).seq)])]);
+  const tr2 = new Scripted((sent) => Buffer.concat([error(only(sent), 0), data(only(sent).seq)]));
   const c2 = new NetlinkConnection(tr2);
   t.same(await c2.request(spec, 'set'), []);
   t.equal(c2.counters.strays, 1);
@@ -114,24 +128,24 @@ t.test('answers for another port or sequence are strays', async (t) => {
 t.test('a dump collects every part until NLMSG_DONE', async (t) => {
   const tr = new Scripted((sent) => {
     const s = only(sent).seq;
-    return [data(s, NLM_F_MULTI), Buffer.concat([data(s, NLM_F_MULTI), data(s, NLM_F_MULTI), done(s)])];
+    return Buffer.concat([data(s, NLM_F_MULTI), data(s, NLM_F_MULTI), data(s, NLM_F_MULTI), done(s)]);
   });
   const conn = new NetlinkConnection(tr);
   t.equal((await conn.dump(spec, 'list')).length, 3);
   t.equal(only(tr.sent[0] as Req[][]).flags, NLM_F_REQUEST | NLM_F_DUMP);
-  const failing = new NetlinkConnection(new Scripted((sent) => [done(only(sent).seq, -1)]));
+  const failing = new NetlinkConnection(new Scripted((sent) => done(only(sent).seq, -1)));
   await t.rejects(failing.dump(spec, 'list'), { name: 'NetlinkError', errno: 1, code: 'EPERM' }, 'a DONE with a negative status');
 });
 
 t.test('errors carry the extended ACK: capped and not', async (t) => {
   for (const capped of [true, false]) {
-    const tr = new Scripted((sent) => [
+    const tr = new Scripted((sent) =>
       error(only(sent), 22, (w) => {
         w.attrString(NLMSGERR_ATTR_MSG, 'Attribute failed policy validation');
         w.attrU32(NLMSGERR_ATTR_OFFS, 20);
         w.attrU32(NLMSGERR_ATTR_MISS_TYPE, 5);
       }, capped),
-    ]);
+    );
     const err = await new NetlinkConnection(tr).request(spec, 'add').catch((e: unknown) => e);
     t.type(err, NetlinkError);
     t.match(err, { errno: 22, code: 'EINVAL', extack: 'Attribute failed policy validation', missingType: 5 }, capped ? 'capped' : 'whole request echoed');
@@ -151,7 +165,7 @@ t.test('a batch: many messages per datagram, an ACK only on the last, each error
         else if (r.flags & NLM_F_ACK) out.push(error(r, 0));
       }
     }
-    return [Buffer.concat(out)];
+    return Buffer.concat(out);
   });
   const conn = new NetlinkConnection(tr, { batchMessages: 2 });
   const written: number[] = [];
@@ -174,7 +188,7 @@ t.test('a batch part-way through ENOBUFS: lost answers and unsent requests are f
   const tr = new Scripted((sent) => {
     const first = sent[0] as Req[];
     const answered = Buffer.concat([error(first[0] as Req, 2), error(first[1] as Req, 0)]);
-    throw new ExchangeError(105, 'recv', 'netlink exchange', [answered], 1);
+    return { answered, fail: [105, 1] };
   });
   const conn = new NetlinkConnection(tr, { batchMessages: 2, batchGroup: 2 });
   const failures = await conn.batch(6, FAMILY, (_i, w) => w.genlHeader(1, 1), 'load');
@@ -190,11 +204,13 @@ t.test('a batch part-way through ENOBUFS: lost answers and unsent requests are f
 t.test('several dumps in one round trip, one failing', async (t) => {
   const tr = new Scripted((sent) => {
     const [a, b, c] = sent.map((buf) => buf[0] as Req);
-    return [Buffer.concat([data((a as Req).seq, NLM_F_MULTI), data((a as Req).seq, NLM_F_MULTI), done((a as Req).seq), error(b as Req, 1), done((c as Req).seq)])];
+    return Buffer.concat([data((a as Req).seq, NLM_F_MULTI), data((a as Req).seq, NLM_F_MULTI), done((a as Req).seq), error(b as Req, 1), done((c as Req).seq)]);
   });
   const conn = new NetlinkConnection(tr);
   const seen: number[] = [];
-  const failures = await conn.dumpEach([spec, spec, spec], 'dests', (i) => seen.push(i));
+  const ended: number[] = [];
+  const failures = await conn.dumpEach(3, FAMILY, (_i, w) => w.genlHeader(8, 1), 'dests', (i) => seen.push(i), (i) => ended.push(i));
+  t.same(ended, [0, 2], 'the clean ends are reported');
   t.same(seen, [0, 0]);
   t.same([...failures.keys()], [1]);
   t.match(failures.get(1), { code: 'EPERM' });
@@ -203,14 +219,14 @@ t.test('several dumps in one round trip, one failing', async (t) => {
 
 t.test('timeouts, missing answers, bad lengths, a closed connection', async (t) => {
   const timeout = new NetlinkConnection(new Scripted(() => {
-    throw new ExchangeError(110, 'recv', 'netlink exchange', [], 0);
+    throw new ExchangeError(110, 'recv', 'netlink exchange', 0, 0);
   }), { timeoutMs: 50 });
   await t.rejects(timeout.request(spec, 'get'), NetlinkTimeoutError);
-  const silent = new NetlinkConnection(new Scripted((sent) => [data(only(sent).seq)]));
+  const silent = new NetlinkConnection(new Scripted((sent) => data(only(sent).seq)));
   await t.rejects(silent.request(spec, 'get'), NetlinkProtocolError);
-  const garbled = new NetlinkConnection(new Scripted(() => [Buffer.from('0800000000000000000000000000000000000000', 'hex')]));
+  const garbled = new NetlinkConnection(new Scripted(() => Buffer.from('0800000000000000000000000000000000000000', 'hex')));
   await t.rejects(garbled.request(spec, 'get'), /bad length 8/);
-  const tr = new Scripted((sent) => [error(only(sent), 0)]);
+  const tr = new Scripted((sent) => error(only(sent), 0));
   const conn = new NetlinkConnection(tr);
   conn.close();
   t.ok(tr.closed);
@@ -225,7 +241,7 @@ t.test('one exchange at a time, in order', async (t) => {
     order.push(`start ${call}`);
     if (call === 0) await gate;
     order.push(`end ${call}`);
-    return [error(only(sent), 0)];
+    return error(only(sent), 0);
   });
   const conn = new NetlinkConnection(tr);
   const a = conn.request(spec, 'a');

@@ -10,7 +10,8 @@
  */
 import t from 'tap';
 import { FakeKernel } from '../../../src/testing';
-import { openNetlinkSocket, ExchangeError, type Transport } from '../../../src/netlink/transport';
+import { openNetlinkSocket, type Transport } from '../../../src/netlink/transport';
+import { exchangeAll } from '../../exchange';
 import { NetlinkConnection } from '../../../src/netlink/connection';
 import { resolveFamily } from '../../../src/genetlink/ctrl';
 import { NLMSG_HDRLEN, nlAlign } from '../../../src/netlink/constants';
@@ -25,42 +26,37 @@ interface Answer {
 }
 
 /** Every message of the answer, as hex with the port id zeroed; dumped services sorted. */
-function normalize(chunks: Buffer[], familyId: number): string[] {
+function normalize(buf: Buffer, familyId: number): string[] {
   const out: string[] = [];
   let run: string[] = [];
   const flush = (): void => {
     out.push(...run.sort());
     run = [];
   };
-  for (const buf of chunks) {
-    let off = 0;
-    while (off + NLMSG_HDRLEN <= buf.length) {
-      const len = readU32(buf, off);
-      if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-      const m = Buffer.from(buf.subarray(off, off + len));
-      writeU32(m, 0, 12);
-      const hex = m.toString('hex');
-      // A dumped service (family type, NLM_F_MULTI, genl cmd NEW_SERVICE).
-      if (readU16(m, 4) === familyId && readU16(m, 6) & 2 && m[16] === 1) run.push(hex);
-      else {
-        flush();
-        out.push(hex);
-      }
-      off += nlAlign(len);
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= buf.length) {
+    const len = readU32(buf, off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) break;
+    const m = Buffer.from(buf.subarray(off, off + len));
+    writeU32(m, 0, 12);
+    const hex = m.toString('hex');
+    // A dumped service (family type, NLM_F_MULTI, genl cmd NEW_SERVICE).
+    if (readU16(m, 4) === familyId && readU16(m, 6) & 2 && m[16] === 1) run.push(hex);
+    else {
+      flush();
+      out.push(hex);
     }
+    off += nlAlign(len);
   }
   flush();
   return out;
 }
 
 async function ask(tr: Transport, step: Step, familyId: number, seq: () => number): Promise<Answer> {
-  const requests = step.build(familyId, seq);
-  try {
-    return { messages: normalize(await tr.exchange(requests, step.timeoutMs ?? 3000), familyId) };
-  } catch (e) {
-    if (!(e instanceof ExchangeError)) throw e;
-    return { error: e.code, completed: e.completed, messages: normalize(e.datagrams, familyId) };
-  }
+  const r = await exchangeAll(tr, step.build(familyId, seq), step.timeoutMs ?? 3000);
+  const a: Answer = { messages: normalize(r.answers, familyId), completed: r.done };
+  if (r.error) a.error = r.error.code;
+  return a;
 }
 
 t.test('the fake kernel answers every request exactly as Linux does', async (t) => {
