@@ -10,6 +10,7 @@ import { AF_INET6 } from '../ipvs/constants';
 import type { Rates, Stats } from '../ipvs/model';
 import { CMD_ATTRS, DAEMON_ATTRS, DEST_ATTRS, SERVICE_ATTRS, STATS_ATTRS } from '../ipvs/schema';
 import type { DaemonCfg, DestEntry, SvcEntry } from './state';
+import type { StatsBox } from './stats';
 import type { ReplyWriter } from './wire';
 
 const C = attrIds(CMD_ATTRS, ['service', 'dest', 'daemon']);
@@ -56,6 +57,13 @@ function writeStats64(rw: ReplyWriter, type: number, s: Stats, r: Record<keyof R
   rw.w.endNested(nest);
 }
 
+/** STATS then STATS64 of one object, as both fill functions end. */
+function writeBothStats(rw: ReplyWriter, id32: number, id64: number, box: StatsBox): void {
+  const { stats, rates } = box.show();
+  writeStats(rw, id32, stats, rates);
+  writeStats64(rw, id64, stats, rates);
+}
+
 /** The `IPVS_CMD_ATTR_SERVICE` nest of a service. */
 export function writeService(rw: ReplyWriter, svc: SvcEntry, hz: number): void {
   const w = rw.w;
@@ -73,9 +81,7 @@ export function writeService(rw: ReplyWriter, svc: SvcEntry, hz: number): void {
   w.attrFlags(S.flags, svc.flags, 0xffffffff);
   w.attrU32(S.timeout, Math.floor(svc.timeoutJiffies / hz));
   w.attrBytes(S.netmask, svc.netmask);
-  const { stats, rates } = svc.stats.show();
-  writeStats(rw, S.stats, stats, rates);
-  writeStats64(rw, S.stats64, stats, rates);
+  writeBothStats(rw, S.stats, S.stats64, svc.stats);
   w.endNested(nest);
 }
 
@@ -96,9 +102,7 @@ export function writeDest(rw: ReplyWriter, d: DestEntry, counts: ConnCounts): vo
   w.attrU32(D.inactConns, counts.inactive);
   w.attrU32(D.persistConns, counts.persistent);
   w.attrU16(D.addrFamily, d.af);
-  const { stats, rates } = d.stats.show();
-  writeStats(rw, D.stats, stats, rates);
-  writeStats64(rw, D.stats64, stats, rates);
+  writeBothStats(rw, D.stats, D.stats64, d.stats);
   w.endNested(nest);
 }
 

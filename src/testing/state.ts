@@ -62,18 +62,8 @@ export interface SvcEntry {
   stats: StatsBox;
 }
 
-/** A real server (`struct ip_vs_dest`). */
-export interface DestEntry {
-  af: number;
-  addr: Buffer;
-  port: number;
-  fwd: number;
-  weight: number;
-  uThresh: number;
-  lThresh: number;
-  tunType: number;
-  tunPort: number;
-  tunFlags: number;
+/** A real server (`struct ip_vs_dest`): the request's fields as last set, and its own state. */
+export interface DestEntry extends DestUser {
   stats: StatsBox;
   /** The service it is (or was last) bound to. */
   svc: SvcEntry;
@@ -274,24 +264,8 @@ export class IpvsState {
       const family = ud.af === AF_INET ? 'ipv4' : 'ipv6';
       const text = this.opt.formatAddress(addr, family);
       if (!unicastForDestination(family, addr, () => this.opt.isLocal(text)) || !this.opt.routable(text, family)) return EINVAL;
-      dest = {
-        af: ud.af,
-        addr,
-        port: ud.port,
-        fwd: 0,
-        weight: 0,
-        uThresh: 0,
-        lThresh: 0,
-        tunType: 0,
-        tunPort: 0,
-        tunFlags: 0,
-        stats: new StatsBox(),
-        svc,
-        vfwmark: svc.fwmark,
-        vprotocol: svc.protocol,
-        vaddr: svc.addr,
-        vport: svc.port,
-      };
+      // The configuration is written by updateDest below, as for a revived one.
+      dest = { ...ud, addr, stats: new StatsBox(), svc, vfwmark: svc.fwmark, vprotocol: svc.protocol, vaddr: svc.addr, vport: svc.port };
     } else if (dest.svc !== svc) {
       // Revived for a new incarnation of its service: counters restart.
       dest.stats.zero();
