@@ -53,7 +53,8 @@ function normalize(buf: Buffer, familyId: number): string[] {
 }
 
 async function ask(tr: Transport, step: Step, familyId: number, seq: () => number): Promise<Answer> {
-  const r = await exchangeAll(tr, step.build(familyId, seq), step.timeoutMs ?? 3000);
+  // Generous by default: daemon commands wait for rtnl_lock (see behaviour.ts).
+  const r = await exchangeAll(tr, step.build(familyId, seq), step.timeoutMs ?? 120_000);
   const a: Answer = { messages: normalize(r.answers, familyId), completed: r.done };
   if (r.error) a.error = r.error.code;
   return a;
