@@ -15,6 +15,13 @@ export interface BehaviourContext {
   openClient(): Promise<IpvsClient>;
   /** A network interface that exists there, for sync daemons. */
   interface: string;
+  /**
+   * Waits until sync daemons just started can be stopped promptly. Linux
+   * (6.1, UML) can take many seconds to answer DEL_DAEMON for a master
+   * started less than about a second before (docs/kernel-notes.md); the
+   * fake needs no wait.
+   */
+  settleDaemons(): Promise<void>;
 }
 
 /** Where behaviour tests run. */
@@ -42,7 +49,12 @@ export const fakeEnv: BehaviourEnv = {
     const kernel = new FakeKernel(NAMESPACE_LIKE);
     const client = await IpvsClient.open(kernel.clientOptions());
     try {
-      return await fn({ client, openClient: () => IpvsClient.open(kernel.clientOptions()), interface: 'dummy0' });
+      return await fn({
+        client,
+        openClient: () => IpvsClient.open(kernel.clientOptions()),
+        interface: 'dummy0',
+        settleDaemons: async () => undefined,
+      });
     } finally {
       client.close();
     }

@@ -317,6 +317,7 @@ export function behaviourSuite(t: tap.Test, env: BehaviourEnv): void {
     t.same(await c.listDaemons(), [{ state: 'master', interface: ctx.interface, syncId: 7, maxLen: 1472, group: '224.0.0.81', port: 8848, ttl: 1 }]);
     t.equal((await rejects(t, c.startDaemon({ state: 'master', interface: ctx.interface, syncId: 0 }), DaemonRunningError, 'a second master'))?.errno, 17);
     await c.startDaemon({ state: 'backup', interface: ctx.interface, syncId: 9, group: 'ff02::99', port: 9000, ttl: 5, maxLen: 2000 });
+    await ctx.settleDaemons();
     t.same((await c.listDaemons()).map((d) => [d.state, d.syncId, d.group, d.port, d.ttl, d.maxLen]), [
       ['master', 7, '224.0.0.81', 8848, 1, 1472],
       ['backup', 9, 'ff02::99', 9000, 5, 2000],
@@ -347,6 +348,7 @@ export function behaviourSuite(t: tap.Test, env: BehaviourEnv): void {
     await c.setTimeouts({ udp: 77 });
     await c.startDaemon({ state: 'master', interface: ctx.interface, syncId: 0 });
     await c.flush();
+    await ctx.settleDaemons();
     t.same(await c.listServices(), []);
     t.equal((await c.listDaemons()).length, 1, 'flush keeps sync daemons');
     t.equal((await c.getTimeouts()).udp, 77, 'and timeouts');

@@ -13,6 +13,8 @@ export interface Step {
   name: string;
   build(familyId: number, seq: () => number): Buffer[];
   timeoutMs?: number;
+  /** Wait this long first (Linux answers DEL_DAEMON slowly for a daemon started within about a second). */
+  pauseMs?: number;
 }
 
 const DO = NLM_F_REQUEST | NLM_F_ACK;
@@ -264,11 +266,11 @@ export const PARITY_STEPS: Step[] = [
   step('NEW_DAEMON without a sync id: EINVAL', ipvs(DO, 9, daemon({ state: 1, ifn: 'lo' }))),
   step('NEW_DAEMON in state 3: EINVAL', ipvs(DO, 9, daemon({ state: 3, ifn: 'lo', syncId: 1 }))),
   step('a mixed-family destination while a daemon runs: EINVAL', ipvs(DO, 5, both(svc(WEB), dest('2001:db8:1::5', 80, { fwd: TUNNEL, weight: 1 }, AF6)))),
-  step('DEL_DAEMON master', ipvs(DO, 10, daemon({ state: 1 }))),
+  { ...step('DEL_DAEMON master', ipvs(DO, 10, daemon({ state: 1 }))), pauseMs: 2000 },
   step('DEL_DAEMON master again: ESRCH', ipvs(DO, 10, daemon({ state: 1 }))),
   step('DEL_DAEMON without a state: EINVAL', ipvs(DO, 10, daemon({}))),
   step('DEL_DAEMON without a nest: EINVAL', ipvs(DO, 10)),
-  step('DEL_DAEMON backup', ipvs(DO, 10, daemon({ state: 2 }))),
+  { ...step('DEL_DAEMON backup', ipvs(DO, 10, daemon({ state: 2 }))), pauseMs: 2000 },
   step('SET_CONFIG tcp only', ipvs(DO, 12, (w) => w.attrU32(4, 1000))),
   step('GET_CONFIG after', ipvs(DO, 13)),
   step('SET_CONFIG too large: EINVAL', ipvs(DO, 12, (w) => w.attrU32(6, 0x7fffffff))),

@@ -76,6 +76,7 @@ t.test('the fake kernel answers every request exactly as Linux does', async (t) 
     let n = 1000;
     try {
       for (const step of PARITY_STEPS) {
+        if (step.pauseMs) await new Promise((resolve) => setTimeout(resolve, step.pauseMs));
         const base = n;
         const a = await ask(real, step, familyId, () => n++);
         n = base;
