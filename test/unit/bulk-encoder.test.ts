@@ -6,7 +6,11 @@
 import t from 'tap';
 import { deepStrictEqual } from 'node:assert';
 import fc from 'fast-check';
-import { IpvsClient, IpvsError, type Operation } from '../../src/index';
+import { IpvsClient, IpvsError, type Operation, type ServiceKey } from '../../src/index';
+import { GenlRequest } from '../../src/genetlink/ctrl';
+import { normalizeServiceKey, serviceKeyAttrs } from '../../src/ipvs/codec';
+import { IPVS_CMD, IPVS_GENL_VERSION } from '../../src/ipvs/constants';
+import { CMD_ATTRS } from '../../src/ipvs/schema';
 import { BulkEncoder, type BulkOp } from '../../src/ipvs/bulk';
 import type { RequestSpec } from '../../src/netlink/connection';
 import { NlWriter } from '../../src/netlink/writer';
@@ -95,4 +99,18 @@ t.test('the bulk encoder writes and refuses exactly as the generic path', async 
   }
   t.ok(valid > RUNS / 2, `${valid} operations encoded the same`);
   t.ok(invalid > RUNS / 4, `${invalid} operations refused the same`);
+});
+
+t.test('a query (GET_DEST, GET_SERVICE, ZERO) writes the generic identity nest', async (t) => {
+  let n = 0;
+  fc.assert(
+    fc.property(serviceKey, fc.constantFrom(IPVS_CMD.GET_DEST, IPVS_CMD.GET_SERVICE, IPVS_CMD.ZERO), (key, cmd) => {
+      const bulk = run((w) => new BulkEncoder().writeQuery(cmd, key as ServiceKey, w));
+      const generic = run((w) => new GenlRequest(0, cmd, IPVS_GENL_VERSION, CMD_ATTRS, { service: serviceKeyAttrs(normalizeServiceKey(key as ServiceKey)) }).write(w));
+      deepStrictEqual(bulk, generic);
+      n++;
+    }),
+    { numRuns: RUNS },
+  );
+  t.equal(n, RUNS);
 });
