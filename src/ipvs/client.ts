@@ -36,9 +36,11 @@ import {
 import { IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants';
 import {
   ERROR_CODES,
+  InvalidArgumentError,
   IpvsError,
   IpvsTimeoutError,
   KernelError,
+  PermissionError,
   errorFromKernel,
   invalidArgument,
   ipvsNotAvailable,
@@ -183,7 +185,12 @@ export class IpvsClient {
    * IPVS (the library never loads modules itself).
    */
   static async open(options: IpvsClientOptions = {}): Promise<IpvsClient> {
-    const transport = options.transport ?? openNetlinkSocket(options.netns !== undefined ? { netns: options.netns } : {});
+    let transport: Transport;
+    try {
+      transport = options.transport ?? openNetlinkSocket(options.netns !== undefined ? { netns: options.netns } : {});
+    } catch (e) {
+      throw e instanceof NetlinkSocketError ? socketOpenError(e, options.netns) : e;
+    }
     const conn = new NetlinkConnection(transport, options);
     let family: GenlFamily;
     try {
@@ -599,6 +606,33 @@ export class IpvsClient {
     }
     throw invalidArgument('operation.type', `unknown operation ${JSON.stringify((op as { type?: unknown }).type)}`);
   }
+}
+
+/**
+ * Why the socket could not be opened, as an {@link IpvsError}: a `netns`
+ * that is not a network namespace file (open gives ENOENT, setns EINVAL) is
+ * a bad argument; entering a namespace needs CAP_SYS_ADMIN (EPERM).
+ */
+function socketOpenError(e: NetlinkSocketError, netns: string | undefined): IpvsError {
+  const where = netns !== undefined ? ` in network namespace ${netns}` : '';
+  if (netns !== undefined && (e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EINVAL')) {
+    return new InvalidArgumentError(
+      ERROR_CODES.INVALID_ARGUMENT,
+      `netns: '${netns}' is not a network namespace file (${e.syscall}: ${e.code})`,
+      e.errno,
+      {},
+      undefined,
+      'netns',
+    );
+  }
+  if (e.code === 'EPERM' || e.code === 'EACCES') {
+    return new PermissionError(
+      ERROR_CODES.PERMISSION,
+      `permission denied opening a netlink socket${where} (${e.syscall}): entering a network namespace needs CAP_SYS_ADMIN`,
+      e.errno,
+    );
+  }
+  return new KernelError(ERROR_CODES.KERNEL, e.message, e.errno);
 }
 
 /** Drops entries a non-atomic dump showed twice (first one wins). */
