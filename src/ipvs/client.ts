@@ -321,16 +321,18 @@ export class IpvsClient {
 
   /**
    * The destinations of a service, in kernel order (newest first). Throws
-   * {@link ServiceNotFoundError} when the service does not exist (the kernel's
-   * dump alone cannot tell a missing service from an empty one).
+   * {@link ServiceNotFoundError} when the service does not exist.
+   *
+   * The kernel's dump cannot tell on its own: it ends empty for a missing
+   * service, and when the service is deleted between two parts of the dump
+   * (the kernel locks per part) it just ends early, with no error. So the
+   * service is looked up once the dump is over: a list cut short by a delete
+   * is reported as the missing service it is (test/kernel/lib/scale.ts).
    */
   async listDestinations(service: ServiceKey): Promise<Destination[]> {
     const n = normalizeServiceKey(service);
     const replies = await this.doDump(IPVS_CMD.GET_DEST, { service: serviceKeyAttrs(n) }, { service: serviceKeyText(n.key) });
-    if (replies.length === 0) {
-      await this.getService(n.key); // throws when the service is missing
-      return [];
-    }
+    await this.getService(n.key); // throws when the service is missing
     return replies.map((m) => destinationOf(m, n.family));
   }
 
@@ -377,7 +379,9 @@ export class IpvsClient {
    * dump, then one destination dump per service, all in one round trip.
    * IPVS dumps are not atomic (the kernel holds its lock per chunk), so a
    * table changing meanwhile can show an entry twice or not at all;
-   * duplicates are dropped here.
+   * duplicates are dropped here. A service deleted during the snapshot can
+   * show some or none of its destinations (its dump ends early, without an
+   * error); one untouched meanwhile is always complete.
    */
   async snapshot(): Promise<ServiceEntry[]> {
     const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
