@@ -149,6 +149,15 @@ export class BulkEncoder {
     }
   }
 
+  /**
+   * A query about one service (GET_DEST dump, GET_SERVICE, ZERO): the genl
+   * header and the service's identity nest.
+   */
+  writeQuery(cmd: number, key: ServiceKey, w: NlWriter): void {
+    w.genlHeader(cmd, IPVS_GENL_VERSION);
+    this.serviceNest(w, this.service(key), undefined);
+  }
+
   /** The service nest: identity, plus the full configuration when `c` is given (schema order). */
   private serviceNest(w: NlWriter, n: NormalKey, c: CheckedService | undefined): void {
     const nest = w.beginNested(C.service);

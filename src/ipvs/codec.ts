@@ -504,7 +504,7 @@ function statsOf(v: AttrView, id32: number, id64: number): { stats: Stats; rates
       inBytes: s.counter(T.inbytes),
       outBytes: s.counter(T.outbytes),
     },
-    rates: { cps: s.counter(T.cps), inPps: s.counter(T.inpps), outPps: s.counter(T.outpps), inBps: s.counter(T.inbps), outBps: s.counter(T.outbps) },
+    rates: { cps: s.rate(T.cps), inPps: s.rate(T.inpps), outPps: s.rate(T.outpps), inBps: s.rate(T.inbps), outBps: s.rate(T.outbps) },
     statsSource: s === stats64View ? 'stats64' : 'stats',
   };
 }
@@ -538,19 +538,19 @@ export function decodeServiceRule(v: AttrView): ServiceRule {
     const protoNum = v.int(S.protocol, 0);
     const protocol = PROTO_NAME.get(protoNum);
     if (!protocol) throw invalidArgument('service.protocol', `unknown protocol ${protoNum} in a kernel reply`);
-    const addr = v.bytes(S.addr);
-    if (!addr || addr.len < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('service.addr', 'missing from the kernel reply');
-    key = { protocol, address: formatAddress(v.buf, family, addr.off), port: v.int(S.port, 0) };
+    const addr = v.bytesAt(S.addr);
+    if (addr < 0 || v.length(S.addr) < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('service.addr', 'missing from the kernel reply');
+    key = { protocol, address: formatAddress(v.buf, family, addr), port: v.int(S.port, 0) };
   }
   const rawFlags = v.flags(S.flags).flags;
   const scheduler = v.str(S.schedName) ?? '';
-  const nm = v.bytes(S.netmask);
+  const nm = v.bytesAt(S.netmask);
   const netmask =
-    !nm || nm.len < 4
+    nm < 0 || v.length(S.netmask) < 4
       ? defaultNetmask(family)
       : family === 'ipv6'
-        ? readU32(v.buf, nm.off)
-        : formatAddress(v.buf, 'ipv4', nm.off);
+        ? v.wordAt(nm)
+        : formatAddress(v.buf, 'ipv4', nm);
   const config: ServiceConfig = {
     scheduler,
     persistent: (rawFlags & IP_VS_SVC_F_PERSISTENT) !== 0,
@@ -596,8 +596,8 @@ export function decodeDestinationRule(v: AttrView, serviceFamily: Family): Desti
   // both before either is read.
   const af = v.int(D.addrFamily, 0);
   const family = af !== 0 ? afName(af) : serviceFamily;
-  const addr = v.bytes(D.addr);
-  if (!addr || addr.len < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('dest.addr', 'missing from the kernel reply');
+  const addr = v.bytesAt(D.addr);
+  if (addr < 0 || v.length(D.addr) < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('dest.addr', 'missing from the kernel reply');
   const fwd = v.int(D.fwdMethod, IP_VS_CONN_F_DROUTE) & IP_VS_CONN_F_FWD_MASK;
   const tunFlags = v.int(D.tunFlags, 0);
   const config: DestinationConfig = {
@@ -610,7 +610,7 @@ export function decodeDestinationRule(v: AttrView, serviceFamily: Family): Desti
     tunnelCsum: (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0,
     tunnelRemcsum: (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) !== 0,
   };
-  return { key: { address: formatAddress(v.buf, family, addr.off), port: v.int(D.port, 0) }, family, config };
+  return { key: { address: formatAddress(v.buf, family, addr), port: v.int(D.port, 0) }, family, config };
 }
 
 // ---------------------------------------------------------------- daemons

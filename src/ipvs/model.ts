@@ -109,13 +109,18 @@ export interface Stats {
   outBytes: bigint;
 }
 
-/** Rate estimates (per second), refreshed by the kernel about every 2 s. */
+/**
+ * Rate estimates (per second), refreshed by the kernel about every 2 s.
+ * The kernel sends them as u64, but no real rate comes near 2^53 (that is
+ * 9 PB/s), so they are plain numbers, exact. Counters ({@link Stats}) can
+ * pass 2^53 (a 100 Gbit/s byte counter does in about 8 days) and are bigint.
+ */
 export interface Rates {
-  cps: bigint;
-  inPps: bigint;
-  outPps: bigint;
-  inBps: bigint;
-  outBps: bigint;
+  cps: number;
+  inPps: number;
+  outPps: number;
+  inBps: number;
+  outBps: number;
 }
 
 /** A virtual service as the kernel reports it. */
@@ -237,5 +242,5 @@ export function zeroStats(): Stats {
 
 /** Zeroed rates. */
 export function zeroRates(): Rates {
-  return { cps: 0n, inPps: 0n, outPps: 0n, inBps: 0n, outBps: 0n };
+  return { cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
 }
