@@ -37,7 +37,7 @@ import {
 // ------------------------------------------------------------------ states
 
 const ZERO = { conns: '0', inPackets: '0', outPackets: '0', inBytes: '0', outBytes: '0' };
-const ZERO_RATES = { cps: '0', inPps: '0', outPps: '0', inBps: '0', outBps: '0' };
+const ZERO_RATES = { cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
 
 const svcCfg = (family: 'ipv4' | 'ipv6', c: Partial<ServiceRule['config']>): ServiceRule['config'] => ({
   scheduler: 'wlc',
@@ -259,7 +259,7 @@ function expectedOf(rules: readonly ServiceRule[], o: Observed): Record<string, 
   const rate = parseListing(o.rate, rules);
   const conns = parseListing(o.conns, rules);
   const st = (v: string[] | undefined) => (v ? { conns: v[0], inPackets: v[1], outPackets: v[2], inBytes: v[3], outBytes: v[4] } : ZERO);
-  const rt = (v: string[] | undefined) => (v ? { cps: v[0], inPps: v[1], outPps: v[2], inBps: v[3], outBps: v[4] } : ZERO_RATES);
+  const rt = (v: string[] | undefined) => (v ? { cps: Number(v[0]), inPps: Number(v[1]), outPps: Number(v[2]), inBps: Number(v[3]), outBps: Number(v[4]) } : ZERO_RATES);
   const services = rules.map((s) => {
     const id = JSON.stringify(s.key);
     return { key: s.key, family: s.family, config: s.config, stats: st(stats.get(id)?.svc), rates: rt(rate.get(id)?.svc), statsSource: 'stats64', rawFlags: flagBits(s.config) };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { NLM_F_ACK, NLM_F_DUMP, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN } from '../../src/netlink/constants';
 import { readU16, readU32, writeU32 } from '../../src/netlink/hostorder';
 import { parseMessages } from '../../src/netlink/message';
-import type { Transport } from '../../src/netlink/transport';
+import type { ExchangeProgress, Transport } from '../../src/netlink/transport';
 import { NlWriter } from '../../src/netlink/writer';
 
 /** One request the library made and the kernel's answer to it. */
@@ -47,7 +47,7 @@ export interface StateFixture {
    * What the state means, from the commands (configuration) and from
    * ipvsadm's own reading of the same kernel (counters, rates, connection
    * counts, info, timeouts, daemons), never from the library's decoder.
-   * 64-bit counters are decimal strings.
+   * 64-bit counters are decimal strings; rates are numbers, as the model has them.
    */
   expected: Record<string, unknown>;
 }
@@ -97,35 +97,60 @@ export function plain<T>(v: T): unknown {
 
 const hexOf = (b: Buffer, from: number, to: number): string => b.subarray(from, to).toString('hex');
 
+/** The request datagrams of one exchange call: `data[ends[i-1], ends[i])`. */
+function datagrams(data: Buffer, ends: Uint32Array): Buffer[] {
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const end of ends) {
+    out.push(data.subarray(from, end));
+    from = end;
+  }
+  return out;
+}
+
+/** Copies a reply message stream into `recv` at `at`; returns the new end (4-byte aligned). */
+function put(recv: Buffer, at: number, reply: Buffer): number {
+  reply.copy(recv, at);
+  return at + ((reply.length + 3) & ~3);
+}
+
 /**
  * Wraps a transport and records, per request message, its bytes and the
- * reply messages that carry its sequence number.
+ * reply messages that carry its sequence number (across the calls of one
+ * exchange, which may resume part-way through an answer).
  */
 export class TeeTransport implements Transport {
   readonly exchanges: CapturedExchange[] = [];
+  private readonly bySeq = new Map<number, CapturedExchange>();
   constructor(private readonly inner: Transport) {}
 
   get portId(): number {
     return this.inner.portId;
   }
 
-  async exchange(requests: Buffer[], timeoutMs: number): Promise<Buffer[]> {
-    const bySeq = new Map<number, CapturedExchange>();
-    for (const req of requests) {
-      for (const m of parseMessages(req)) {
-        const x: CapturedExchange = { type: m.type, flags: m.flags, request: hexOf(req, m.payload, m.end), replies: '' };
+  async exchange(data: Buffer, ends: Uint32Array, recv: Buffer, resume: boolean, timeoutMs: number): Promise<ExchangeProgress> {
+    for (const dg of datagrams(data, ends)) {
+      for (const m of parseMessages(dg)) {
+        if (this.bySeq.has(m.seq)) continue; // a resumed datagram, recorded already
+        const x: CapturedExchange = { type: m.type, flags: m.flags, request: hexOf(dg, m.payload, m.end), replies: '' };
         this.exchanges.push(x);
-        bySeq.set(m.seq, x);
+        this.bySeq.set(m.seq, x);
       }
     }
-    const chunks = await this.inner.exchange(requests, timeoutMs);
-    for (const chunk of chunks) {
-      for (const m of parseMessages(chunk)) {
-        const x = bySeq.get(m.seq);
-        if (x) x.replies += hexOf(chunk, m.payload - NLMSG_HDRLEN, m.end) + '00'.repeat(((m.end + 3) & ~3) - m.end);
+    let used = 0;
+    try {
+      const p = await this.inner.exchange(data, ends, recv, resume, timeoutMs);
+      used = p.used;
+      return p;
+    } catch (e) {
+      used = (e as { used?: number }).used ?? 0;
+      throw e;
+    } finally {
+      for (const m of parseMessages(recv.subarray(0, used))) {
+        const x = this.bySeq.get(m.seq);
+        if (x) x.replies += hexOf(recv, m.payload - NLMSG_HDRLEN, m.end) + '00'.repeat(((m.end + 3) & ~3) - m.end);
       }
     }
-    return chunks;
   }
 
   close(): void {
@@ -140,18 +165,20 @@ export class TeeTransport implements Transport {
  * asks something the fixture does not know.
  */
 export class ReplayTransport implements Transport {
-  /** Requests answered, in order (the test checks every capture was used). */
+  /** Captured exchanges answered so far (the test checks every one was used). */
   readonly used = new Set<CapturedExchange>();
   constructor(
     private readonly exchanges: readonly CapturedExchange[],
     readonly portId: number,
   ) {}
 
-  async exchange(requests: Buffer[]): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for (const req of requests) {
-      for (const m of parseMessages(req)) {
-        const payload = hexOf(req, m.payload, m.end);
+  async exchange(data: Buffer, ends: Uint32Array, recv: Buffer): Promise<ExchangeProgress> {
+    let used = 0;
+    let done = 0;
+    for (const dg of datagrams(data, ends)) {
+      const answers: Buffer[] = [];
+      for (const m of parseMessages(dg)) {
+        const payload = hexOf(dg, m.payload, m.end);
         // The same request can have been captured several times (listServices,
         // rules and snapshot all dump the services): answer in capture order.
         const same = (e: CapturedExchange): boolean => e.type === m.type && e.flags === m.flags && e.request === payload;
@@ -164,10 +191,17 @@ export class ReplayTransport implements Transport {
           writeU32(reply, m.seq, head + 8);
           writeU32(reply, this.portId, head + 12);
         }
-        out.push(reply);
+        answers.push(reply);
       }
+      const size = answers.reduce((n, a) => n + ((a.length + 3) & ~3), 0);
+      if (used + size > recv.length) {
+        if (done === 0) throw new Error(`a captured answer of ${size} bytes does not fit the ${recv.length}-byte receive buffer`);
+        break; // the rest in the next call
+      }
+      for (const a of answers) used = put(recv, used, a);
+      done++;
     }
-    return out;
+    return { used, done, partial: false };
   }
 
   close(): void {}
@@ -183,11 +217,11 @@ export class RecordingTransport implements Transport {
   readonly sent: { type: number; flags: number; message: Buffer }[] = [];
   constructor(private readonly familyId: number) {}
 
-  async exchange(requests: Buffer[]): Promise<Buffer[]> {
+  async exchange(data: Buffer, ends: Uint32Array, recv: Buffer): Promise<ExchangeProgress> {
     const w = new NlWriter(1024);
-    for (const req of requests) {
-      for (const m of parseMessages(req)) {
-        this.sent.push({ type: m.type, flags: m.flags, message: Buffer.from(req.subarray(m.payload - NLMSG_HDRLEN, m.end)) });
+    for (const dg of datagrams(data, ends)) {
+      for (const m of parseMessages(dg)) {
+        this.sent.push({ type: m.type, flags: m.flags, message: Buffer.from(dg.subarray(m.payload - NLMSG_HDRLEN, m.end)) });
         if (m.type === 0x10) {
           // CTRL_CMD_NEWFAMILY with CTRL_ATTR_FAMILY_ID and _NAME.
           const s = w.beginMessage(0x10, 0, m.seq, this.portId);
@@ -203,14 +237,13 @@ export class RecordingTransport implements Transport {
         } else if (m.flags & NLM_F_ACK || m.type === 0x10) {
           const s = w.beginMessage(NLMSG_ERROR, 0x100, m.seq, this.portId);
           w.bytes(Buffer.alloc(4)); // error 0: an ACK
-          const h = Buffer.alloc(NLMSG_HDRLEN);
-          req.copy(h, 0, m.payload - NLMSG_HDRLEN, m.payload);
-          w.bytes(h);
+          w.bytes(dg.subarray(m.payload - NLMSG_HDRLEN, m.payload));
           w.endMessage(s);
         }
       }
     }
-    return [Buffer.from(w.view())];
+    const used = put(recv, 0, Buffer.from(w.view()));
+    return { used, done: ends.length, partial: false };
   }
 
   close(): void {}
