@@ -376,6 +376,7 @@ interface RequestDef {
   cmd: number;
   call: { method: string; args: unknown[] };
   relation: RequestFixture['relation'];
+  ack?: RequestFixture['ack'];
   note?: string;
 }
 
@@ -458,7 +459,8 @@ const REQUESTS: RequestDef[] = [
     cmd: 10,
     call: { method: 'stopDaemon', args: ['master'] },
     relation: 'subset',
-    note: 'ipvsadm also sends MCAST_IFN and SYNC_ID; the kernel reads only STATE',
+    ack: 'next',
+    note: 'ipvsadm also sends MCAST_IFN and SYNC_ID; the kernel reads only STATE. The library asks no ACK of DEL_DAEMON and sends a GET_INFO after it in the same datagram instead: the kernel does not answer a DEL_DAEMON that stops a sync thread before it ran (see IpvsClient.stopDaemon)',
   },
   { ipvsadm: '-Ln', cmd: 15, call: { method: 'info', args: [] }, relation: 'same' },
   { ipvsadm: '-Ln', prepare: [ADD_VS], cmd: 4, call: { method: 'listServices', args: [] }, relation: 'same' },
@@ -505,6 +507,7 @@ async function captureRequest(def: RequestDef): Promise<RequestFixture> {
         request: ipvs.subarray(0, len).toString('hex'),
       };
       if (def.note) fx.note = def.note;
+      if (def.ack) fx.ack = def.ack;
       splitMessage(ipvs.subarray(0, len)); // must parse
       return fx;
     } finally {

@@ -25,8 +25,8 @@ export class RawIpvs {
   ) {}
 
   /** Opens a netlink socket (in `netns` when given) and resolves the IPVS family. */
-  static async open(netns?: string): Promise<RawIpvs> {
-    const conn = new NetlinkConnection(openNetlinkSocket(netns !== undefined ? { netns } : {}));
+  static async open(netns?: string, timeoutMs?: number): Promise<RawIpvs> {
+    const conn = new NetlinkConnection(openNetlinkSocket(netns !== undefined ? { netns } : {}), timeoutMs !== undefined ? { timeoutMs } : {});
     try {
       const family = await resolveFamily(conn, 'IPVS');
       return new RawIpvs(conn, family.id);
@@ -36,7 +36,10 @@ export class RawIpvs {
     }
   }
 
-  /** Sends one "do" request with an ACK; resolves with the kernel's refusal, or null when it was accepted. */
+  /**
+   * Sends one "do" request with an ACK; resolves with the kernel's refusal,
+   * or null when it was accepted; rejects when no answer came in time.
+   */
   async send(cmd: number, attrs: AttrValues): Promise<NetlinkError | null> {
     try {
       await this.conn.request(new GenlRequest(this.familyId, cmd, 1, CMD_ATTRS, attrs), commandName(cmd));

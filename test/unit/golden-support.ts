@@ -67,6 +67,11 @@ export interface RequestFixture {
    * `unordered` (the same attributes in another order).
    */
   relation: 'same' | 'subset' | 'unordered';
+  /**
+   * `next`: the library asks no ACK of this message; the next message of the
+   * same datagram (a GET_INFO) asks for one instead (see the note).
+   */
+  ack?: 'next';
   note?: string;
   /** ipvsadm's IPVS request: the whole netlink message, hex. */
   request: string;
@@ -214,14 +219,17 @@ export class ReplayTransport implements Transport {
  */
 export class RecordingTransport implements Transport {
   readonly portId = 4242;
-  readonly sent: { type: number; flags: number; message: Buffer }[] = [];
+  /** Every request message, with the number of the datagram it came in. */
+  readonly sent: { type: number; flags: number; message: Buffer; datagram: number }[] = [];
+  private datagrams = 0;
   constructor(private readonly familyId: number) {}
 
   async exchange(data: Buffer, ends: Uint32Array, recv: Buffer): Promise<ExchangeProgress> {
     const w = new NlWriter(1024);
     for (const dg of datagrams(data, ends)) {
+      const datagram = this.datagrams++;
       for (const m of parseMessages(dg)) {
-        this.sent.push({ type: m.type, flags: m.flags, message: Buffer.from(dg.subarray(m.payload - NLMSG_HDRLEN, m.end)) });
+        this.sent.push({ type: m.type, flags: m.flags, message: Buffer.from(dg.subarray(m.payload - NLMSG_HDRLEN, m.end)), datagram });
         if (m.type === 0x10) {
           // CTRL_CMD_NEWFAMILY with CTRL_ATTR_FAMILY_ID and _NAME.
           const s = w.beginMessage(0x10, 0, m.seq, this.portId);

@@ -119,6 +119,7 @@ function compareRequest(t: tap.Test, mine: Buffer, theirs: Buffer, r: RequestFix
   t.equal(m.type, h.type, `${path}: message type (the family id)`);
   const dump = (h.flags & 0x300) !== 0;
   if (dump) t.equal(m.flags & ~NLM_F_ACK, h.flags & ~NLM_F_ACK, `${path}: dump flags (0x${m.flags.toString(16)} vs ipvsadm's 0x${h.flags.toString(16)})`);
+  else if (r.ack === 'next') t.equal(m.flags, h.flags & ~NLM_F_ACK, `${path}: flags: ipvsadm's without the ACK request`);
   else t.equal(m.flags, h.flags, `${path}: flags`);
   t.equal(m.genl.toString('hex'), h.genl.toString('hex'), `${path}: genl header`);
   if (r.relation === 'same') {
@@ -147,6 +148,12 @@ function checkRequest(r: RequestFixture): void {
     const theirs = Buffer.from(r.request, 'hex');
     const { type, genl } = splitMessage(theirs);
     const pick = (rec: RecordingTransport): Buffer | undefined => rec.sent.find((s) => s.type === type && s.message[16] === genl[0])?.message;
+    /** For `ack: 'next'`: the message after ours in its datagram must be a GET_INFO asking for the ACK. */
+    const checkAckCarrier = (rec: RecordingTransport, path: string): void => {
+      const i = rec.sent.findIndex((s) => s.type === type && s.message[16] === genl[0]);
+      const next = rec.sent[i + 1];
+      t.ok(next && next.datagram === rec.sent[i]?.datagram && next.message[16] === 15 && (next.flags & NLM_F_ACK) !== 0, `${path}: a GET_INFO asking for the ACK follows in the same datagram`);
+    };
     const rec = new RecordingTransport(type);
     const client = await IpvsClient.open({ transport: rec });
     const c = client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
@@ -155,6 +162,7 @@ function checkRequest(r: RequestFixture): void {
     const mine = pick(rec);
     t.ok(mine, `${r.call.method} sent the command`);
     if (mine) compareRequest(t, mine, theirs, r, r.call.method);
+    if (r.ack === 'next') checkAckCarrier(rec, r.call.method);
     const op = asOperation(r.call);
     if (op) {
       const bulk = new RecordingTransport(type);

@@ -59,8 +59,8 @@ function svcFull(key: ServiceKey, family: 'ipv4' | 'ipv6', config = {}) {
 function destFull(key: DestinationKey, config = {}) {
   return destinationAttrs(normalizeDestinationKey(key), completeDestinationConfig(config));
 }
-async function withRaw<T>(netns: string, fn: (raw: RawIpvs) => Promise<T>): Promise<T> {
-  const raw = await RawIpvs.open(netns);
+async function withRaw<T>(netns: string, fn: (raw: RawIpvs) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const raw = await RawIpvs.open(netns, timeoutMs);
   try {
     return await fn(raw);
   } finally {
@@ -242,6 +242,42 @@ t.test('sync daemons: EEXIST, ESRCH and ENODEV', async (t) => {
       message: "interface 'nosuch0' does not exist",
     }, 'start on a missing interface');
   });
+});
+
+t.test('stopDaemon right after startDaemon: answered every time', async (t) => {
+  await withNetns(async (ns) => {
+    const c = ns.client;
+    // The kernel sends no answer to a DEL_DAEMON that stops a sync thread
+    // before it ever ran (kthread_stop() gives -EINTR, which netlink takes as
+    // "answer later"); the client must not wait for one (see stopDaemon).
+    const unanswered = await withRaw(ns.path, async (raw) => {
+      let n = 0;
+      for (let i = 0; i < 5; i++) {
+        if ((await raw.send(IPVS_CMD.NEW_DAEMON, { daemon: { state: 1, mcastIfn: 'dummy0', syncId: 1 } })) !== null) continue;
+        try {
+          await raw.send(IPVS_CMD.DEL_DAEMON, { daemon: { state: 1 } });
+        } catch {
+          n++; // no answer in time: the kernel's silence
+        }
+      }
+      return n;
+    }, 1000);
+    t.comment(`raw DEL_DAEMON with an ACK request right after NEW_DAEMON: ${unanswered} of 5 never answered`);
+    t.same(await c.listDaemons(), [], 'the raw DEL_DAEMONs stopped the daemon all the same');
+    let failures = 0;
+    for (let i = 0; i < 20; i++) {
+      const state = i % 2 ? 'backup' : 'master';
+      await c.startDaemon({ state, interface: 'dummy0', syncId: i });
+      try {
+        await c.stopDaemon(state);
+      } catch (e) {
+        failures++;
+        t.comment(`stop ${state}: ${(e as Error).message}`);
+      }
+    }
+    t.equal(failures, 0, '20 start/stop pairs, each stop answered');
+    t.same(await c.listDaemons(), [], 'no daemon left running');
+  }, { timeoutMs: 3000 });
 });
 
 t.test('EINVAL: a new real server must be unicast (or local)', async (t) => {
