@@ -393,19 +393,16 @@ t.test('EINVAL: a GUE tunnel needs a port', async (t) => {
     await withRaw(ns.path, async (raw) => {
       const ctx = { service: VS_TEXT, destination: 'destination 198.51.100.2:80' };
       const gue0 = { ...destFull(RS, { forwarding: 'tunnel' }), tunType: 1, tunPort: 0 };
-      checkError(t, await raw.refuse(IPVS_CMD.NEW_DEST, { service: svcId(VS), dest: gue0 }, ctx), InvalidArgumentError, {
-        code: ERROR_CODES.INVALID_ARGUMENT,
-        errno: 22,
-        command: 'IPVS_CMD_NEW_DEST',
-        message: /a GUE tunnel needs a port/,
-      }, 'the kernel refuses NEW_DEST');
-      await c.addDestination(VS, RS, { forwarding: 'tunnel', tunnelType: 'gue', tunnelPort: 6080 });
-      checkError(t, await raw.refuse(IPVS_CMD.SET_DEST, { service: svcId(VS), dest: gue0 }, ctx), InvalidArgumentError, {
-        code: ERROR_CODES.INVALID_ARGUMENT,
-        errno: 22,
-        command: 'IPVS_CMD_SET_DEST',
-        message: /a GUE tunnel needs a port/,
-      }, 'the kernel refuses SET_DEST');
+      // NEW_DEST first; then SET_DEST on the same server, added properly in between.
+      for (const [cmd, name] of [[IPVS_CMD.NEW_DEST, 'NEW_DEST'], [IPVS_CMD.SET_DEST, 'SET_DEST']] as const) {
+        if (cmd === IPVS_CMD.SET_DEST) await c.addDestination(VS, RS, { forwarding: 'tunnel', tunnelType: 'gue', tunnelPort: 6080 });
+        checkError(t, await raw.refuse(cmd, { service: svcId(VS), dest: gue0 }, ctx), InvalidArgumentError, {
+          code: ERROR_CODES.INVALID_ARGUMENT,
+          errno: 22,
+          command: `IPVS_CMD_${name}`,
+          message: /a GUE tunnel needs a port/,
+        }, `the kernel refuses ${name}`);
+      }
     });
     t.match(await ns.sh('ipvsadm -S -n'), '--tun-type gue --tun-port 6080', 'the GUE server kept its port');
   });
