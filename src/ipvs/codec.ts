@@ -517,13 +517,11 @@ function required(v: AttrView, id: number, what: string): void {
 
 /** A service from a loaded `IPVS_CMD_ATTR_SERVICE` view (GET_SERVICE reply). */
 export function decodeService(v: AttrView): Service {
-  const r = decodeServiceRule(v) as Service & { destinations?: unknown };
-  r.rawFlags = v.flags(S.flags).flags;
+  // A new object, not the rule with fields added: a Service has no
+  // `destinations` (an empty list there would read as "no real servers").
+  const r = decodeServiceRule(v);
   const { stats, rates, statsSource } = statsOf(v, S.stats, S.stats64);
-  r.stats = stats;
-  r.rates = rates;
-  r.statsSource = statsSource;
-  return r;
+  return { key: r.key, family: r.family, config: r.config, stats, rates, statsSource, rawFlags: v.flags(S.flags).flags };
 }
 
 /**
