@@ -17,7 +17,7 @@
  * @module
  */
 import { formatAddress, parseAddress, type Family } from '../ipvs/address';
-import { PROTO_NUM, normalizeDestinationKey, normalizeServiceKey, schedFlagNames } from '../ipvs/codec';
+import { PROTO_NUM, normalizeDestinationKey, normalizeServiceKey, protocolNumber, schedFlagNames } from '../ipvs/codec';
 import {
   AF_INET,
   AF_INET6,
@@ -238,9 +238,7 @@ export class FakeKernel {
     if (s.fwmark) {
       key = { fwmark: s.fwmark, family };
     } else {
-      const protocol = PROTO_NAME[s.protocol];
-      if (!protocol) throw new Error(`a service has protocol ${s.protocol}, which the model has no name for`);
-      key = { protocol, address: formatAddress(s.addr, family), port: s.port };
+      key = { protocol: PROTO_NAME[s.protocol] ?? s.protocol, address: formatAddress(s.addr, family), port: s.port };
     }
     const scheduler = s.sched ?? 'none';
     const config: ServiceRule['config'] = {
@@ -305,7 +303,7 @@ export class FakeKernel {
     const n = normalizeServiceKey(key);
     const svc = isFwmarkKey(n.key)
       ? this.state.find({ af: n.family === 'ipv6' ? AF_INET6 : AF_INET, protocol: IPPROTO_TCP, addr: Buffer.alloc(16), port: 0, fwmark: n.key.fwmark })
-      : this.state.find({ af: n.family === 'ipv6' ? AF_INET6 : AF_INET, protocol: PROTO_NUM[n.key.protocol], addr: n.addr as Buffer, port: n.key.port, fwmark: 0 });
+      : this.state.find({ af: n.family === 'ipv6' ? AF_INET6 : AF_INET, protocol: protocolNumber(n.key.protocol), addr: n.addr as Buffer, port: n.key.port, fwmark: 0 });
     if (!svc) throw new Error(`the fake kernel has no ${JSON.stringify(n.key)}`);
     return svc;
   }

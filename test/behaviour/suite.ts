@@ -92,6 +92,27 @@ export function behaviourSuite(t: tap.Test, env: BehaviourEnv): void {
     }
   });
 
+  test('a protocol IPVS has no name for is kept as its number, not a failure of the whole table', async (t, c) => {
+    // The kernel's netlink path does not check the protocol, so another tool
+    // can make such a service; every read of the table must survive it.
+    const odd: ServiceKey = { protocol: 99, address: '203.0.113.12', port: 7 };
+    await c.addService(WEB, { scheduler: 'rr' });
+    await c.addService(odd, { scheduler: 'rr' });
+    await c.addDestination(odd, R1, { forwarding: 'masq' });
+    const got = await c.getService(odd);
+    t.same(got.key, odd);
+    t.equal(serviceKeyText(odd), 'service protocol 99 203.0.113.12:7');
+    t.same(byKey(await c.listServices()).map((s) => s.key), byKey([{ key: WEB }, { key: odd }]).map((s) => s.key));
+    const rules = await c.rules();
+    t.same(rules.find((r) => 'protocol' in r.key && r.key.protocol === 99)?.destinations.map((d) => d.key), [R1]);
+    t.equal((await c.snapshot()).length, 2);
+    // A known protocol given by number is the same service as by name.
+    t.same((await c.getService({ protocol: 6, address: '203.0.113.10', port: 80 })).key, WEB);
+    await c.deleteService(odd);
+    t.same((await c.listServices()).map((s) => s.key), [WEB]);
+    await rejects(t, c.addService({ protocol: 'icmp' as never, address: '203.0.113.12', port: 1 }), InvalidArgumentError, 'a name that is not tcp/udp/sctp');
+  });
+
   test('every scheduler, and none', async (t, c) => {
     const names = [...IN_TREE_SCHEDULERS, 'none'];
     for (let i = 0; i < names.length; i++) {
