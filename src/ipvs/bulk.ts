@@ -19,7 +19,7 @@ import type { NlWriter } from '../netlink/writer';
 import { parseAddress, type ParsedAddress } from './address';
 import {
   FWD_NUM,
-  PROTO_NUM,
+  protocolNumber,
   TUN_NUM,
   afNumber,
   checkDestinationInput,
@@ -166,7 +166,7 @@ export class BulkEncoder {
     if (isFwmarkKey(k)) {
       w.attrU32(S.fwmark, k.fwmark);
     } else {
-      w.attrU16(S.protocol, PROTO_NUM[k.protocol]);
+      w.attrU16(S.protocol, protocolNumber(k.protocol));
       w.attrBytes(S.addr, n.addr as Buffer);
       w.attrBe16(S.port, k.port);
     }

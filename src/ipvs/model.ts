@@ -14,7 +14,14 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 
 /** A virtual service identified by protocol, virtual IP and port. */
 export interface AddressServiceKey {
-  protocol: Protocol;
+  /**
+   * `tcp`, `udp` or `sctp`; or an IP protocol number for a protocol IPVS has
+   * no name for. The kernel's netlink path does not check the protocol, so
+   * another tool can create such a service; the library reads (and can write)
+   * it rather than failing on the whole table. Numbers 6, 17 and 132 are
+   * always given as their names.
+   */
+  protocol: Protocol | number;
   /** Virtual IP, IPv4 or IPv6 (its family is the service's). */
   address: string;
   /** 0..65535; 0 is the kernel's catch-all port (persistent services). */
