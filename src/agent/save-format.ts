@@ -19,10 +19,16 @@ import type { DestinationConfig, DestinationKey, ServiceConfig, ServiceKey, Serv
 const FWD_FLAG: Record<DestinationConfig['forwarding'], string> = { route: '-g', masq: '-m', tunnel: '-i', local: '-g' };
 const PROTO_FLAG = { tcp: '-t', udp: '-u', sctp: '--sctp-service' } as const;
 
-/** `-t 192.0.2.10:80`, `-f 7`, `-f 8 -6`. */
+/**
+ * `-t 192.0.2.10:80`, `-f 7`, `-f 8 -6`. ipvsadm has no syntax for a
+ * protocol other than TCP, UDP and SCTP (another tool can create one); such
+ * a service prints as `[protocol 99] 192.0.2.10:80`, which no ipvsadm reads.
+ * The agent never owns one: its configuration cannot express it.
+ */
 export function serviceArgs(key: ServiceKey): string {
   if ('fwmark' in key) return `-f ${key.fwmark}${key.family === 'ipv6' ? ' -6' : ''}`;
-  return `${PROTO_FLAG[key.protocol]} ${formatAddrPort(key.address, key.port)}`;
+  const flag = typeof key.protocol === 'number' ? `[protocol ${key.protocol}]` : PROTO_FLAG[key.protocol];
+  return `${flag} ${formatAddrPort(key.address, key.port)}`;
 }
 
 function serviceConfigArgs(key: ServiceKey, c: ServiceConfig): string {
@@ -88,6 +94,7 @@ function cmpAddr(a: string, b: string): number {
 
 const AF = { ipv4: 2, ipv6: 10 } as const;
 const PROTO = { tcp: 6, udp: 17, sctp: 132 } as const;
+const protoNumber = (p: keyof typeof PROTO | number): number => (typeof p === 'number' ? p : PROTO[p]);
 
 /**
  * The rules in the order `ipvsadm -S` prints them (libipvs's
@@ -102,7 +109,7 @@ export function ipvsadmOrder(rules: readonly ServiceRule[]): ServiceRule[] {
     .sort((a, b) => {
       let r = cmp32(mark(a.key), mark(b.key)) || AF[a.family] - AF[b.family];
       if (r !== 0 || 'fwmark' in a.key || 'fwmark' in b.key) return r;
-      r = PROTO[a.key.protocol] - PROTO[(b.key as { protocol: keyof typeof PROTO }).protocol];
+      r = protoNumber(a.key.protocol) - protoNumber((b.key as { protocol: keyof typeof PROTO | number }).protocol);
       return r || cmpAddr(a.key.address, (b.key as { address: string }).address) || a.key.port - (b.key as { port: number }).port;
     })
     .map((s) => ({

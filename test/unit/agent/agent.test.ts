@@ -7,7 +7,7 @@ import { Agent, subscriptionId } from '../../../src/agent/agent';
 import { startHttp, listening, parseListen } from '../../../src/agent/http';
 import { parseArgs } from '../../../src/agent/main';
 import type { ServiceKey } from '../../../src/ipvs/model';
-import { captureLog, ScriptedHealth, StubKernel, until } from './helpers';
+import { captureLog, FakeIpvs, ScriptedHealth, until } from './helpers';
 
 const VIP: ServiceKey = { protocol: 'tcp', address: '192.0.2.10', port: 80 };
 const FOREIGN: ServiceKey = { protocol: 'tcp', address: '203.0.113.99', port: 443 };
@@ -26,20 +26,20 @@ ${extra}    realServers:
 ${servers.map((a) => `      - address: ${a}\n`).join('')}`;
 }
 
-function setup(text: string, opts: { cleanupOnExit?: boolean; kernel?: StubKernel } = {}) {
+async function setup(text: string, opts: { cleanupOnExit?: boolean; kernel?: FakeIpvs } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ipvs-agent-test-'));
   const configFile = join(dir, 'agent.yaml');
   writeFileSync(configFile, text);
-  const kernel = opts.kernel ?? new StubKernel();
+  const kernel = opts.kernel ?? (await FakeIpvs.open());
   const health = new ScriptedHealth();
   const { log, events, lines } = captureLog();
   const stateDir = join(dir, 'state');
-  const agent = new Agent({ configFile, kernel, health, log, stateDir, ...(opts.cleanupOnExit ? { cleanupOnExit: true } : {}) });
+  const agent = new Agent({ configFile, kernel: kernel.port, health, log, stateDir, ...(opts.cleanupOnExit ? { cleanupOnExit: true } : {}) });
   return { dir, configFile, kernel, health, agent, events, lines, stateDir };
 }
 
 t.test('start: first pass, snapshot written in ipvsadm -S form, state saved', async (t) => {
-  const s = setup(yaml(['192.0.2.11', '192.0.2.12']));
+  const s = await setup(yaml(['192.0.2.11', '192.0.2.12']));
   const r = await s.agent.start();
   t.equal(r.applied, 3);
   t.equal(
@@ -59,7 +59,7 @@ t.test('start: first pass, snapshot written in ipvsadm -S form, state saved', as
 });
 
 t.test('a health change triggers a pass at once, logged once per state change', async (t) => {
-  const s = setup(yaml(['192.0.2.11', '192.0.2.12']));
+  const s = await setup(yaml(['192.0.2.11', '192.0.2.12']));
   await s.agent.start();
   s.agent.loop();
   s.health.set(ID('192.0.2.12'), false, 'connect ECONNREFUSED', 1.5);
@@ -77,12 +77,12 @@ t.test('a health change triggers a pass at once, logged once per state change', 
 });
 
 t.test('restart: real servers serving in the kernel stay while their first probes run', async (t) => {
-  const kernel = new StubKernel();
-  kernel.exec({ type: 'add-service', service: VIP, config: { scheduler: 'rr' } });
-  kernel.exec({ type: 'add-destination', service: VIP, destination: { address: '192.0.2.11', port: 80 } });
-  kernel.exec({ type: 'add-destination', service: VIP, destination: { address: '192.0.2.12', port: 80 }, config: { weight: 0 } });
+  const kernel = await FakeIpvs.open();
+  await kernel.exec({ type: 'add-service', service: VIP, config: { scheduler: 'rr' } });
+  await kernel.exec({ type: 'add-destination', service: VIP, destination: { address: '192.0.2.11', port: 80 } });
+  await kernel.exec({ type: 'add-destination', service: VIP, destination: { address: '192.0.2.12', port: 80 }, config: { weight: 0 } });
   // initial: down — a new server must prove itself; 192.0.2.13 is new.
-  const s = setup(yaml(['192.0.2.11', '192.0.2.12', '192.0.2.13'], 'down', '    failurePolicy: inhibit\n'), { kernel });
+  const s = await setup(yaml(['192.0.2.11', '192.0.2.12', '192.0.2.13'], 'down', '    failurePolicy: inhibit\n'), { kernel });
   const r = await s.agent.start();
   t.equal(r.operations.length, 1, 'only the new server is added (inhibited)');
   t.same(kernel.view(VIP), ['192.0.2.11:80@1', '192.0.2.12:80@0', '192.0.2.13:80@0']);
@@ -92,14 +92,14 @@ t.test('restart: real servers serving in the kernel stay while their first probe
 });
 
 t.test('reload: an invalid file changes nothing and is logged; a valid one is applied', async (t) => {
-  const s = setup(yaml(['192.0.2.11', '192.0.2.12']));
+  const s = await setup(yaml(['192.0.2.11', '192.0.2.12']));
   await s.agent.start();
-  const before = JSON.stringify(s.kernel.services);
+  const before = JSON.stringify(s.kernel.rules());
   const batches = s.kernel.batches.length;
   writeFileSync(s.configFile, yaml(['192.0.2.11']).replace('scheduler: rr', 'scheduler: rr\n    weight: 3'));
   t.equal(await s.agent.reload(), false);
   await s.agent.settle();
-  t.equal(JSON.stringify(s.kernel.services), before, 'kernel unchanged');
+  t.equal(JSON.stringify(s.kernel.rules()), before, 'kernel unchanged');
   t.equal(s.kernel.batches.length, batches, 'nothing applied');
   t.equal(s.agent.config.services[0]!.realServers.length, 2, 'old configuration kept');
   t.match(s.events('reload-refused')[0], { problems: [/services\[0\]\.weight: unknown key/] });
@@ -121,28 +121,28 @@ t.test('reload: an invalid file changes nothing and is logged; a valid one is ap
 });
 
 t.test('stop leaves the kernel alone; --cleanup-on-exit removes only owned services', async (t) => {
-  const s = setup(yaml(['192.0.2.11']));
-  s.kernel.exec({ type: 'add-service', service: FOREIGN });
+  const s = await setup(yaml(['192.0.2.11']));
+  await s.kernel.exec({ type: 'add-service', service: FOREIGN });
   await s.agent.start();
-  const before = JSON.stringify(s.kernel.services);
+  const before = JSON.stringify(s.kernel.rules());
   const batches = s.kernel.batches.length;
   await s.agent.stop();
-  t.equal(JSON.stringify(s.kernel.services), before);
+  t.equal(JSON.stringify(s.kernel.rules()), before);
   t.equal(s.kernel.batches.length, batches);
   t.ok(s.health.stopped);
   t.match(s.events('stop')[0], { cleanup: false, removedServices: 0 });
 
-  const c = setup(yaml(['192.0.2.11']), { cleanupOnExit: true });
-  c.kernel.exec({ type: 'add-service', service: FOREIGN });
+  const c = await setup(yaml(['192.0.2.11']), { cleanupOnExit: true });
+  await c.kernel.exec({ type: 'add-service', service: FOREIGN });
   await c.agent.start();
   await c.agent.stop();
-  t.same(c.kernel.services.map((x) => x.key), [FOREIGN]);
+  t.same(c.kernel.rules().map((x) => x.key), [FOREIGN]);
   t.match(c.events('stop')[0], { cleanup: true, removedServices: 1 });
   t.notOk(c.kernel.operations.some((o) => o.type === 'flush'), 'never a flush');
 });
 
 t.test('a damaged state file is set aside, not fatal', async (t) => {
-  const s = setup(yaml(['192.0.2.11']));
+  const s = await setup(yaml(['192.0.2.11']));
   const { mkdirSync } = await import('node:fs');
   mkdirSync(s.stateDir);
   writeFileSync(join(s.stateDir, 'state.json'), '{"version":1,"owned":[{"protocol":"tcp"');
@@ -154,8 +154,9 @@ t.test('a damaged state file is set aside, not fatal', async (t) => {
 });
 
 t.test('metrics: per service and real server, 64-bit counters exact, health, weights, passes', async (t) => {
-  const s = setup(yaml(['192.0.2.11', '192.0.2.12']));
+  const s = await setup(yaml(['192.0.2.11', '192.0.2.12']));
   await s.agent.start();
+  s.kernel.kernel.setStats({ service: VIP }, { stats: { conns: 2n ** 60n + 1n } });
   s.health.set(ID('192.0.2.12'), false, 'status 503', 12);
   await s.agent.settle();
   const text = await s.agent.renderMetrics();
@@ -178,7 +179,7 @@ t.test('metrics: per service and real server, 64-bit counters exact, health, wei
 });
 
 t.test('HTTP endpoint: /healthz, /status, /metrics on loopback', async (t) => {
-  const s = setup(yaml(['192.0.2.11']));
+  const s = await setup(yaml(['192.0.2.11']));
   await s.agent.start();
   const server = await startHttp(s.agent, { host: '127.0.0.1', port: 0 });
   t.teardown(() => server.close());
@@ -199,9 +200,9 @@ t.test('HTTP endpoint: /healthz, /status, /metrics on loopback', async (t) => {
   t.match(m.type, /^text\/plain; version=0\.0\.4/);
   t.match(m.body, /ipvs_agent_service_present\{service="web",vip="tcp 192.0.2.10:80"\} 1/);
   t.equal((await fetchText('/nothing')).status, 404);
-  s.kernel.eachRule = () => Promise.reject(new Error('netlink gone'));
+  s.kernel.kernel.failNext('GET_SERVICE', 'EPERM');
   await s.agent.reconciler.pass().then((r) => (s.agent.lastPass = { ...r, at: Date.now() }));
-  t.match(await fetchText('/healthz'), { status: 503, body: /latest pass failed: netlink gone/ });
+  t.match(await fetchText('/healthz'), { status: 503, body: /latest pass failed: permission denied/ });
   await s.agent.stop();
 });
 

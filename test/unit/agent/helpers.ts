@@ -1,150 +1,98 @@
 /**
- * Test helpers for the agent's unit tests: a small in-memory kernel (until
- * the shipped fake kernel lands on main; it follows the same rules where the
- * agent depends on them: whole-entry edits, EEXIST/ESRCH/ENOENT, newest-first
- * destinations), a scripted HealthSource, and a pino logger whose JSON lines
- * the tests parse.
+ * Test helpers for the agent's unit tests: the shipped fake kernel
+ * (`ipvs/testing`) behind a real IpvsClient, with a second client acting
+ * "behind the agent's back", a scripted HealthSource, and a pino logger whose
+ * JSON lines the tests parse.
  */
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import type { ApplyResult, Operation } from '../../../src/ipvs/client';
-import { completeDestinationConfig, completeServiceConfig, normalizeDestinationKey, normalizeServiceKey } from '../../../src/ipvs/codec';
-import { IPVS_CMD } from '../../../src/ipvs/constants';
-import { errorFromKernel, type IpvsError } from '../../../src/ipvs/errors';
-import type { Destination, ServiceEntry, ServiceKey, ServiceRule } from '../../../src/ipvs/model';
-import { zeroRates, zeroStats } from '../../../src/ipvs/model';
+import { IpvsClient, type ApplyResult, type Operation } from '../../../src/ipvs/client';
+import type { IpvsError } from '../../../src/ipvs/errors';
+import type { ServiceKey, ServiceRule } from '../../../src/ipvs/model';
 import { serviceId } from '../../../src/ipvs/plan';
+import { FakeKernel } from '../../../src/testing';
 import type { Health, HealthChange, HealthSource, ProbeResult, Subscription } from '../../../src/agent/checks/types';
 import type { AgentKernel } from '../../../src/agent/agent';
 
-const did = (k: { address: string; port: number }): string => `${k.address}|${k.port}`;
+/**
+ * A fake kernel with the client the agent uses (`port`, recording every
+ * bulk apply) and an administrator's client (`exec`) for changes made
+ * behind the agent's back.
+ */
+export class FakeIpvs {
+  /** Every batch the agent gave to apply(). */
+  readonly batches: Operation[][] = [];
+  private conns = new Map<string, { service: ServiceKey; address: string; port: number; n: number }>();
 
-/** An in-memory IPVS table. `conns` sets a destination's active+inactive connection count. */
-export class StubKernel implements AgentKernel {
-  services: ServiceRule[] = [];
-  conns = new Map<string, number>();
-  /** Every batch given to apply(). */
-  batches: Operation[][] = [];
-  reads = 0;
+  private constructor(
+    readonly kernel: FakeKernel,
+    readonly client: IpvsClient,
+    private readonly admin: IpvsClient,
+  ) {}
 
-  rules(): Promise<ServiceRule[]> {
-    this.reads++;
-    return Promise.resolve(structuredClone(this.services));
+  static async open(): Promise<FakeIpvs> {
+    const kernel = new FakeKernel();
+    return new FakeIpvs(kernel, await IpvsClient.open(kernel.clientOptions()), await IpvsClient.open(kernel.clientOptions()));
   }
 
-  eachRule(visit: (rule: ServiceRule) => void): Promise<number> {
-    this.reads++;
-    for (const s of structuredClone(this.services)) visit(s);
-    return Promise.resolve(this.services.length);
-  }
-
-  snapshot(): Promise<ServiceEntry[]> {
-    return Promise.resolve(
-      this.services.map((s) => ({
-        ...structuredClone(s),
-        stats: { ...zeroStats(), conns: 2n ** 60n + 1n },
-        rates: zeroRates(),
-        statsSource: 'stats64' as const,
-        rawFlags: 2,
-        destinations: s.destinations.map((d) => this.dest(s, d)),
-      })),
-    );
-  }
-
-  private dest(s: ServiceRule, d: ServiceRule['destinations'][number]): Destination {
+  /** What the agent is given: the client, with apply() recorded. */
+  get port(): AgentKernel {
+    const c = this.client;
     return {
-      ...structuredClone(d),
-      activeConns: this.conns.get(`${serviceId(s.key)}|${did(d.key)}`) ?? 0,
-      inactiveConns: 0,
-      persistentConns: 0,
-      stats: zeroStats(),
-      rates: zeroRates(),
-      statsSource: 'stats64',
+      rules: () => c.rules(),
+      eachRule: (visit) => c.eachRule(visit),
+      listDestinations: (k) => c.listDestinations(k),
+      snapshot: () => c.snapshot(),
+      apply: (ops): Promise<ApplyResult> => {
+        this.batches.push([...ops]);
+        return c.apply(ops);
+      },
     };
   }
 
-  /** Sets the connection count of a destination. */
+  /** The kernel's rules now. */
+  rules(): ServiceRule[] {
+    return this.kernel.rules();
+  }
+
+  /** Runs one operation as an administrator would (ipvsadm); returns its error, if any. */
+  async exec(op: Operation): Promise<IpvsError | null> {
+    return (await this.admin.apply([op])).errors[0] ?? null;
+  }
+
+  /** Sets a real server's established connections to `n` (rebuilding the fake's connection table). */
   setConns(service: ServiceKey, address: string, port: number, n: number): void {
-    this.conns.set(`${serviceId(service)}|${address}|${port}`, n);
-  }
-
-  listDestinations(service: ServiceKey): Promise<Destination[]> {
-    const s = this.find(service);
-    if (!s) return Promise.reject(errorFromKernel(3, { command: IPVS_CMD.GET_DEST, service: serviceId(service) }));
-    return Promise.resolve(s.destinations.map((d) => this.dest(s, d)));
-  }
-
-  private find(key: ServiceKey): ServiceRule | undefined {
-    const id = serviceId(key);
-    return this.services.find((s) => serviceId(s.key) === id);
-  }
-
-  /** Applies one operation like the kernel would (used by tests to act "behind the agent's back" too). */
-  exec(op: Operation): IpvsError | null {
-    const ctx = (command: number) => ({ command, service: 'service' in op && op.service ? serviceId(op.service) : undefined });
-    switch (op.type) {
-      case 'flush':
-        this.services = [];
-        return null;
-      case 'add-service': {
-        if (this.find(op.service)) return errorFromKernel(17, ctx(IPVS_CMD.NEW_SERVICE));
-        const n = normalizeServiceKey(op.service);
-        this.services.push({ key: n.key, family: n.family, config: completeServiceConfig(n.family, op.config ?? {}), destinations: [] });
-        return null;
+    this.conns.set(`${serviceId(service)}|${address}|${port}`, { service, address, port, n });
+    this.kernel.clearConnections();
+    let clientPort = 10000;
+    for (const c of this.conns.values()) {
+      if (!this.kernel.rules().some((s) => serviceId(s.key) === serviceId(c.service) && s.destinations.some((d) => d.key.address === c.address && d.key.port === c.port))) continue;
+      const family = 'fwmark' in c.service ? c.service.family : c.service.address.includes(':') ? 'ipv6' : 'ipv4';
+      for (let i = 0; i < c.n; i++) {
+        this.kernel.addConnection({
+          service: c.service,
+          destination: { address: c.address, port: c.port },
+          client: { address: family === 'ipv6' ? '2001:db8:ff::1' : '203.0.113.200', port: clientPort++ },
+        });
       }
-      case 'edit-service': {
-        const s = this.find(op.service);
-        if (!s) return errorFromKernel(3, ctx(IPVS_CMD.SET_SERVICE));
-        s.config = structuredClone(op.config);
-        return null;
-      }
-      case 'delete-service': {
-        const s = this.find(op.service);
-        if (!s) return errorFromKernel(3, ctx(IPVS_CMD.DEL_SERVICE));
-        this.services = this.services.filter((x) => x !== s);
-        return null;
-      }
-      case 'add-destination':
-      case 'edit-destination':
-      case 'delete-destination': {
-        const s = this.find(op.service);
-        const cmd = op.type === 'add-destination' ? IPVS_CMD.NEW_DEST : op.type === 'edit-destination' ? IPVS_CMD.SET_DEST : IPVS_CMD.DEL_DEST;
-        if (!s) return errorFromKernel(3, ctx(cmd));
-        const d = normalizeDestinationKey(op.destination);
-        const i = s.destinations.findIndex((x) => did(x.key) === did(d.key));
-        if (op.type === 'add-destination') {
-          if (i >= 0) return errorFromKernel(17, ctx(cmd));
-          // The kernel lists the newest destination first.
-          s.destinations.unshift({ key: d.key, family: d.family, config: completeDestinationConfig(op.config ?? {}) });
-          return null;
-        }
-        if (i < 0) return errorFromKernel(2, ctx(cmd));
-        if (op.type === 'edit-destination') (s.destinations[i] as { config: unknown }).config = structuredClone(op.config);
-        else s.destinations.splice(i, 1);
-        return null;
-      }
-      default:
-        return null;
     }
   }
 
-  apply(operations: readonly Operation[]): Promise<ApplyResult> {
-    this.batches.push([...operations]);
-    const errors = operations.map((op) => this.exec(op));
-    const failures = errors.flatMap((error, index) => (error ? [{ index, operation: operations[index] as Operation, error }] : []));
-    return Promise.resolve({ errors, applied: operations.length - failures.length, failures });
-  }
-
-  /** All operations applied so far, flattened. */
+  /** All operations the agent applied, flattened. */
   get operations(): Operation[] {
     return this.batches.flat();
   }
 
-  /** The destinations of a service as `address:port@weight`, sorted. */
+  /** The real servers of a service as `address:port@weight`, sorted; undefined when the service is missing. */
   view(key: ServiceKey): string[] | undefined {
-    const s = this.find(key);
+    const s = this.kernel.rules().find((x) => serviceId(x.key) === serviceId(key));
     return s?.destinations.map((d) => `${d.key.address}:${d.key.port}@${d.config.weight}`).sort();
+  }
+
+  close(): void {
+    this.client.close();
+    this.admin.close();
   }
 }
 

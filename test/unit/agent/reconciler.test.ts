@@ -3,7 +3,8 @@ import { parseConfig } from '../../../src/agent/config/load';
 import type { AgentConfig, RealServerSpec, ServiceSpec } from '../../../src/agent/config/types';
 import { Reconciler } from '../../../src/agent/reconciler';
 import type { ServiceKey } from '../../../src/ipvs/model';
-import { captureLog, StubKernel } from './helpers';
+import type { AgentKernel } from '../../../src/agent/agent';
+import { captureLog, FakeIpvs } from './helpers';
 
 const VIP: ServiceKey = { protocol: 'tcp', address: '192.0.2.10', port: 80 };
 const FOREIGN: ServiceKey = { protocol: 'tcp', address: '203.0.113.99', port: 443 };
@@ -21,18 +22,19 @@ ${extra}    realServers:
 ${servers.map((a) => `      - address: ${a}\n`).join('')}`);
 }
 
-/** A reconciler over a stub kernel, with health set per real server address (default up). */
-function setup(cfg: AgentConfig, options: { dryRun?: boolean } = {}) {
-  const kernel = new StubKernel();
+/** A reconciler over the fake kernel, with health set per real server address (default up). */
+async function setup(cfg: AgentConfig, options: { dryRun?: boolean; wrap?: (k: AgentKernel) => AgentKernel } = {}) {
+  const { wrap, ...opts } = options;
+  const kernel = await FakeIpvs.open();
   const down = new Set<string>();
   let now = 1_000_000;
   const { log, events } = captureLog();
   const rec = new Reconciler({
-    kernel,
+    kernel: wrap ? wrap(kernel.port) : kernel.port,
     log,
     health: (_s: ServiceSpec, rs: RealServerSpec) => !down.has(rs.key.address),
     now: () => now,
-    ...options,
+    ...opts,
   });
   rec.setConfig(cfg);
   return {
@@ -46,7 +48,7 @@ function setup(cfg: AgentConfig, options: { dryRun?: boolean } = {}) {
 }
 
 t.test('first pass builds the service in one batch; a converged pass changes nothing', async (t) => {
-  const { kernel, rec } = setup(config());
+  const { kernel, rec } = await setup(config());
   const r1 = await rec.pass();
   t.same(r1.operations.map((o) => o.type), ['add-service', 'add-destination', 'add-destination', 'add-destination']);
   t.equal(r1.applied, 4);
@@ -59,7 +61,7 @@ t.test('first pass builds the service in one batch; a converged pass changes not
 });
 
 t.test('failure policy remove: deleted at once (no drain) and re-added when healthy', async (t) => {
-  const { kernel, rec, down, up, events } = setup(config());
+  const { kernel, rec, down, up, events } = await setup(config());
   await rec.pass();
   kernel.setConns(VIP, '192.0.2.12', 80, 5); // connections do not delay a dead server's removal
   down('192.0.2.12');
@@ -76,7 +78,7 @@ t.test('failure policy remove: deleted at once (no drain) and re-added when heal
 });
 
 t.test('failure policy inhibit: weight 0 by an edit in place, never delete and re-add', async (t) => {
-  const { kernel, rec, down, up } = setup(config('    failurePolicy: inhibit\n'));
+  const { kernel, rec, down, up } = await setup(config('    failurePolicy: inhibit\n'));
   await rec.pass();
   down('192.0.2.11');
   const r = await rec.pass();
@@ -90,7 +92,7 @@ t.test('failure policy inhibit: weight 0 by an edit in place, never delete and r
 });
 
 t.test('a configuration change is an edit in place', async (t) => {
-  const { kernel, rec } = setup(config());
+  const { kernel, rec } = await setup(config());
   await rec.pass();
   const next = config();
   next.services[0]!.config.scheduler = 'wrr';
@@ -102,22 +104,22 @@ t.test('a configuration change is an edit in place', async (t) => {
 });
 
 t.test('changes behind its back are repaired within one pass, and logged as repairs', async (t) => {
-  const { kernel, rec, events } = setup(config());
+  const { kernel, rec, events } = await setup(config());
   await rec.pass();
   await rec.pass(); // converged
   for (const [what, act] of [
     ['ipvsadm -C', () => kernel.exec({ type: 'flush' })],
     ['ipvsadm -d', () => kernel.exec({ type: 'delete-destination', service: VIP, destination: { address: '192.0.2.13', port: 80 } })],
     ['ipvsadm -e -w 9', () => kernel.exec({ type: 'edit-destination', service: VIP, destination: { address: '192.0.2.11', port: 80 }, config: { forwarding: 'masq', weight: 9, upperThreshold: 0, lowerThreshold: 0, tunnelType: 'ipip', tunnelPort: 0, tunnelCsum: false, tunnelRemcsum: false } })],
-    ['ipvsadm -E -s wlc', () => kernel.exec({ type: 'edit-service', service: VIP, config: { ...kernel.services[0]!.config, scheduler: 'wlc' } })],
+    ['ipvsadm -E -s wlc', () => kernel.exec({ type: 'edit-service', service: VIP, config: { ...kernel.rules()[0]!.config, scheduler: 'wlc' } })],
     ['ipvsadm -a (an extra real server)', () => kernel.exec({ type: 'add-destination', service: VIP, destination: { address: '192.0.2.77', port: 80 } })],
   ] as const) {
-    act();
+    await act();
     const before = events('kernel-change').length;
     const r = await rec.pass();
     t.ok(r.operations.length > 0 && r.converged, `${what}: repaired`);
     t.same(kernel.view(VIP), ['192.0.2.11:80@1', '192.0.2.12:80@1', '192.0.2.13:80@1'], `${what}: table restored`);
-    t.equal(kernel.services[0]!.config.scheduler, 'rr');
+    t.equal(kernel.rules()[0]!.config.scheduler, 'rr');
     const logged = events('kernel-change').slice(before);
     t.ok(logged.length > 0 && logged.every((l) => l.repair === true), `${what}: logged as repair`);
     t.equal((await rec.pass()).operations.length, 0, `${what}: converged after one pass`);
@@ -127,28 +129,29 @@ t.test('changes behind its back are repaired within one pass, and logged as repa
 });
 
 t.test('a foreign service is never touched: passes, reconfiguration, drift, retirement, cleanup', async (t) => {
-  const { kernel, rec } = setup(config());
-  kernel.exec({ type: 'add-service', service: FOREIGN, config: { scheduler: 'lc' } });
-  kernel.exec({ type: 'add-destination', service: FOREIGN, destination: { address: '203.0.113.7', port: 443 }, config: { weight: 4 } });
-  const snapshot = JSON.stringify(kernel.services.find((s) => s.key === kernel.services[0]!.key));
+  const { kernel, rec } = await setup(config());
+  await kernel.exec({ type: 'add-service', service: FOREIGN, config: { scheduler: 'lc' } });
+  await kernel.exec({ type: 'add-destination', service: FOREIGN, destination: { address: '203.0.113.7', port: 443 }, config: { weight: 4 } });
+  const foreignRule = () => JSON.stringify(kernel.rules().find((s) => JSON.stringify(s.key).includes('203.0.113.99')));
+  const snapshot = foreignRule();
   const touched = () => kernel.operations.some((o) => 'service' in o && o.service && JSON.stringify(o.service).includes('203.0.113.99'));
   await rec.pass();
   rec.setConfig(config('', ['192.0.2.11']));
   await rec.pass();
-  kernel.exec({ type: 'flush' });
-  kernel.exec({ type: 'add-service', service: FOREIGN, config: { scheduler: 'lc' } });
-  kernel.exec({ type: 'add-destination', service: FOREIGN, destination: { address: '203.0.113.7', port: 443 }, config: { weight: 4 } });
+  await kernel.exec({ type: 'flush' });
+  await kernel.exec({ type: 'add-service', service: FOREIGN, config: { scheduler: 'lc' } });
+  await kernel.exec({ type: 'add-destination', service: FOREIGN, destination: { address: '203.0.113.7', port: 443 }, config: { weight: 4 } });
   await rec.pass();
   rec.setConfig(parseConfig('services: []\n'));
   await rec.pass();
   await rec.pass();
-  kernel.apply(rec.cleanupOperations(await kernel.rules()));
+  await kernel.port.apply(rec.cleanupOperations(kernel.rules()));
   t.notOk(touched(), 'no operation ever named the foreign service');
-  t.equal(JSON.stringify(kernel.services.find((s) => JSON.stringify(s.key).includes('203.0.113.99'))), snapshot, 'identical');
+  t.equal(foreignRule(), snapshot, 'identical');
 });
 
 t.test('drain: a real server leaving the configuration goes to weight 0, then is deleted at zero connections', async (t) => {
-  const { kernel, rec, events, advance } = setup(config());
+  const { kernel, rec, events, advance } = await setup(config());
   await rec.pass();
   kernel.setConns(VIP, '192.0.2.13', 80, 3);
   rec.setConfig(config('', ['192.0.2.11', '192.0.2.12']));
@@ -167,7 +170,7 @@ t.test('drain: a real server leaving the configuration goes to weight 0, then is
 });
 
 t.test('drain: the deadline ends it with connections left', async (t) => {
-  const { kernel, rec, events, advance } = setup(config());
+  const { kernel, rec, events, advance } = await setup(config());
   await rec.pass();
   kernel.setConns(VIP, '192.0.2.13', 80, 3);
   rec.setConfig(config('', ['192.0.2.11', '192.0.2.12']));
@@ -180,14 +183,14 @@ t.test('drain: the deadline ends it with connections left', async (t) => {
 });
 
 t.test('drain: a server with no connections leaves at once; UDP does not wait for its timer', async (t) => {
-  const { kernel, rec, events } = setup(config());
+  const { kernel, rec, events } = await setup(config());
   await rec.pass();
   rec.setConfig(config('', ['192.0.2.11', '192.0.2.12']));
   t.same((await rec.pass()).operations.map((o) => o.type), ['delete-destination']);
   t.equal(events('drain-started').length, 0);
 
   const udp = parseConfig('services: [{ protocol: udp, address: 192.0.2.10, port: 53, realServers: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }] }]\n');
-  const s = setup(udp);
+  const s = await setup(udp);
   await s.rec.pass();
   s.kernel.setConns({ protocol: 'udp', address: '192.0.2.10', port: 53 }, '192.0.2.12', 53, 40);
   s.rec.setConfig(parseConfig('services: [{ protocol: udp, address: 192.0.2.10, port: 53, realServers: [{ address: 192.0.2.11 }] }]\n'));
@@ -199,7 +202,7 @@ t.test('drain: a server with no connections leaves at once; UDP does not wait fo
 t.test('drain: UDP with a short bound holds until the bound', async (t) => {
   const udpKey: ServiceKey = { protocol: 'udp', address: '192.0.2.10', port: 53 };
   const cfg = (rs: string) => parseConfig(`drain: { udpTimeout: 5s }\nservices: [{ protocol: udp, address: 192.0.2.10, port: 53, realServers: [${rs}] }]\n`);
-  const s = setup(cfg('{ address: 192.0.2.11 }, { address: 192.0.2.12 }'));
+  const s = await setup(cfg('{ address: 192.0.2.11 }, { address: 192.0.2.12 }'));
   await s.rec.pass();
   s.kernel.setConns(udpKey, '192.0.2.12', 53, 40);
   s.rec.setConfig(cfg('{ address: 192.0.2.11 }'));
@@ -209,7 +212,7 @@ t.test('drain: UDP with a short bound holds until the bound', async (t) => {
 });
 
 t.test('drain: a server coming back cancels its drain and gets its weight back', async (t) => {
-  const { kernel, rec, events } = setup(config());
+  const { kernel, rec, events } = await setup(config());
   await rec.pass();
   kernel.setConns(VIP, '192.0.2.13', 80, 3);
   rec.setConfig(config('', ['192.0.2.11', '192.0.2.12']));
@@ -223,7 +226,7 @@ t.test('drain: a server coming back cancels its drain and gets its weight back',
 });
 
 t.test('drain state survives a restart: the new agent finishes the drain at the original deadline', async (t) => {
-  const a = setup(config());
+  const a = await setup(config());
   await a.rec.pass();
   a.kernel.setConns(VIP, '192.0.2.13', 80, 3);
   a.rec.setConfig(config('', ['192.0.2.11', '192.0.2.12']));
@@ -234,7 +237,7 @@ t.test('drain state survives a restart: the new agent finishes the drain at the 
   // A new reconciler (the restarted agent) on the same kernel, with the persisted state.
   const { log } = captureLog();
   let now = deadline - 1000;
-  const b = new Reconciler({ kernel: a.kernel, log, health: () => true, now: () => now });
+  const b = new Reconciler({ kernel: a.kernel.port, log, health: () => true, now: () => now });
   b.setConfig(config('', ['192.0.2.11', '192.0.2.12']), JSON.parse(JSON.stringify(state)));
   t.equal((await b.pass()).operations.length, 0, 'still draining');
   now = deadline;
@@ -246,7 +249,7 @@ t.test('a service leaving the configuration drains, then is deleted and no longe
   - { protocol: tcp, address: 192.0.2.10, port: 80, realServers: [{ address: 192.0.2.11 }] }
   - { protocol: tcp, address: 192.0.2.20, port: 80, realServers: [{ address: 192.0.2.21 }, { address: 192.0.2.22 }] }
 `);
-  const s = setup(two);
+  const s = await setup(two);
   await s.rec.pass();
   const gone: ServiceKey = { protocol: 'tcp', address: '192.0.2.20', port: 80 };
   s.kernel.setConns(gone, '192.0.2.21', 80, 2);
@@ -264,10 +267,10 @@ t.test('a service leaving the configuration drains, then is deleted and no longe
 });
 
 t.test('a service the persisted state owned but the configuration dropped is retired after a restart', async (t) => {
-  const { kernel, rec } = setup(config());
+  const { kernel, rec } = await setup(config());
   const old: ServiceKey = { protocol: 'tcp', address: '192.0.2.30', port: 80 };
-  kernel.exec({ type: 'add-service', service: old });
-  kernel.exec({ type: 'add-service', service: FOREIGN });
+  await kernel.exec({ type: 'add-service', service: old });
+  await kernel.exec({ type: 'add-service', service: FOREIGN });
   rec.setConfig(config(), { owned: [old], drains: [] });
   await rec.pass();
   t.equal(kernel.view(old), undefined, 'the previously owned service is gone');
@@ -275,7 +278,7 @@ t.test('a service the persisted state owned but the configuration dropped is ret
 });
 
 t.test('sorry server: only while no real server is healthy', async (t) => {
-  const { kernel, rec, down, up, events } = setup(config('    sorryServer: { address: 192.0.2.99 }\n', ['192.0.2.11', '192.0.2.12']));
+  const { kernel, rec, down, up, events } = await setup(config('    sorryServer: { address: 192.0.2.99 }\n', ['192.0.2.11', '192.0.2.12']));
   await rec.pass();
   t.same(kernel.view(VIP), ['192.0.2.11:80@1', '192.0.2.12:80@1']);
   down('192.0.2.11');
@@ -294,7 +297,7 @@ t.test('sorry server: only while no real server is healthy', async (t) => {
 t.test('quorum with hysteresis: alert, and with onLost sorry, the sorry server takes the set', async (t) => {
   const extra = '    sorryServer: { address: 192.0.2.99 }\n    quorum: { min: 3, hysteresis: 1, onLost: sorry }\n    failurePolicy: inhibit\n';
   const servers = ['192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14'];
-  const { kernel, rec, down, up, events } = setup(config(extra, servers));
+  const { kernel, rec, down, up, events } = await setup(config(extra, servers));
   await rec.pass();
   down('192.0.2.11');
   await rec.pass(); // weight 3: at min, still met (lost only below min - hysteresis = 2)
@@ -318,7 +321,7 @@ t.test('quorum with hysteresis: alert, and with onLost sorry, the sorry server t
 });
 
 t.test('dry run: plans, logs what it would do, changes nothing', async (t) => {
-  const { kernel, rec, events } = setup(config(), { dryRun: true });
+  const { kernel, rec, events } = await setup(config(), { dryRun: true });
   const r = await rec.pass();
   t.equal(r.operations.length, 4);
   t.equal(kernel.batches.length, 0);
@@ -331,31 +334,36 @@ t.test('dry run: plans, logs what it would do, changes nothing', async (t) => {
 });
 
 t.test('a refused operation is logged with its error and retried by the next pass', async (t) => {
-  const { kernel, rec, events } = setup(config());
-  const realApply = kernel.apply.bind(kernel);
   let sabotage = true;
-  kernel.apply = async (ops) => {
-    if (sabotage) {
-      sabotage = false;
-      // Someone adds the same real server between the read and the write.
-      kernel.exec({ type: 'add-service', service: VIP, config: { scheduler: 'rr' } });
-    }
-    return realApply(ops);
-  };
+  let fake: FakeIpvs | undefined;
+  const { kernel, rec, events } = await setup(config(), {
+    wrap: (port) => ({
+      ...port,
+      apply: async (ops) => {
+        if (sabotage && fake) {
+          sabotage = false;
+          // Someone adds the same service between the read and the write.
+          await fake.exec({ type: 'add-service', service: VIP, config: { scheduler: 'rr' } });
+        }
+        return port.apply(ops);
+      },
+    }),
+  });
+  fake = kernel;
   const r = await rec.pass();
   t.equal(r.failed, 1);
   t.notOk(r.converged);
-  t.match(events('kernel-change-failed')[0], { action: 'add-service', code: 'ERR_IPVS_SERVICE_EXISTS' });
+  t.match(events('kernel-change-failed')[0], { action: 'add-service', code: 'ERR_IPVS_SERVICE_EXISTS', errno: 'EEXIST' });
   const r2 = await rec.pass();
   t.ok(r2.converged);
   t.same(kernel.view(VIP), ['192.0.2.11:80@1', '192.0.2.12:80@1', '192.0.2.13:80@1']);
 });
 
 t.test('a kernel that cannot be read fails the pass without throwing', async (t) => {
-  const { kernel, rec, events } = setup(config());
-  kernel.eachRule = () => Promise.reject(new Error('netlink socket closed'));
+  const { kernel, rec, events } = await setup(config());
+  kernel.kernel.failNext('GET_SERVICE', 'EPERM');
   const r = await rec.pass();
-  t.match(r.error?.message, /closed/);
+  t.match(r.error?.message, /CAP_NET_ADMIN/);
   t.equal(events('pass-failed').length, 1);
 });
 
@@ -364,10 +372,10 @@ t.test('a health change recomputes only its service', async (t) => {
   - { protocol: tcp, address: 192.0.2.10, port: 80, check: { kind: tcp }, realServers: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }] }
   - { protocol: tcp, address: 192.0.2.20, port: 80, check: { kind: tcp }, realServers: [{ address: 192.0.2.21 }, { address: 192.0.2.22 }] }
 `);
-  const kernel = new StubKernel();
+  const kernel = await FakeIpvs.open();
   const asked: string[] = [];
   const down = new Set<string>();
-  const rec = new Reconciler({ kernel, log: captureLog().log, health: (_s, rs) => (asked.push(rs.id), !down.has(rs.key.address)) });
+  const rec = new Reconciler({ kernel: kernel.port, log: captureLog().log, health: (_s, rs) => (asked.push(rs.id), !down.has(rs.key.address)) });
   rec.setConfig(cfg);
   await rec.pass();
   t.same(asked.sort(), ['192.0.2.11:80', '192.0.2.12:80', '192.0.2.21:80', '192.0.2.22:80']);
