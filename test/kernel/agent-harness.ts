@@ -8,14 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tap, { type Test } from 'tap';
+import type { Test } from 'tap';
 import { AgentProc, startWeb, type Proc } from '../../src/lab/procs';
 import { buildDr, buildNat, shIn, spawnIn, teardown, type LabHost, type LabNetwork } from '../../src/lab/topology';
 import { inGuest } from './harness';
-
-// The guest runs the whole group in one process without tap's runner, so the
-// root's default 30 s timeout would cover every test of the group together.
-tap.setTimeout(30 * 60_000);
 
 const AGENT = join(__dirname, '..', '..', 'src', 'agent', 'main.js');
 let modulesLoaded = false;
