@@ -83,15 +83,11 @@ export function buildDr(prefix: string, n = 3): LabNetwork {
   });
   s += nsAdd(cl) + plug(sw, 'br0', cl, 'eth0', 'p-cl') + `ip -n ${cl} addr add 192.0.2.100/24 dev eth0\n`;
   sh(s);
-  return {
-    mode: 'dr',
-    switchNetns: sw,
-    director: { name: 'director', netns: dir, address: '192.0.2.1' },
-    vip,
-    realServers: rs,
-    client: { name: 'client', netns: cl, address: '192.0.2.100' },
-    namespaces: [sw, dir, ...rs.map((h) => h.netns), cl],
-  };
+  return network('dr', sw, { name: 'director', netns: dir, address: '192.0.2.1' }, vip, rs, { name: 'client', netns: cl, address: '192.0.2.100' });
+}
+
+function network(mode: LabNetwork['mode'], sw: string, director: LabHost, vip: string, realServers: LabHost[], client: LabHost): LabNetwork {
+  return { mode, switchNetns: sw, director, vip, realServers, client, namespaces: [sw, director.netns, ...realServers.map((h) => h.netns), client.netns] };
 }
 
 /**
@@ -122,15 +118,7 @@ export function buildNat(prefix: string, n = 2, sorry = true): LabNetwork {
     s += `ip -n ${h.netns} addr add ${h.address}/24 dev eth0\nip -n ${h.netns} route add default via 198.51.100.1\n`;
   });
   sh(s);
-  return {
-    mode: 'nat',
-    switchNetns: sw,
-    director: { name: 'director', netns: dir, address: '203.0.113.1' },
-    vip,
-    realServers: hosts,
-    client: { name: 'client', netns: cl, address: '203.0.113.100' },
-    namespaces: [sw, dir, ...hosts.map((h) => h.netns), cl],
-  };
+  return network('nat', sw, { name: 'director', netns: dir, address: '203.0.113.1' }, vip, hosts, { name: 'client', netns: cl, address: '203.0.113.100' });
 }
 
 /** Deletes a lab network's namespaces (processes in them should be stopped first). */

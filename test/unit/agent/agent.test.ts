@@ -7,23 +7,14 @@ import { Agent, subscriptionId } from '../../../src/agent/agent';
 import { startHttp, listening, parseListen } from '../../../src/agent/http';
 import { parseArgs } from '../../../src/agent/main';
 import type { ServiceKey } from '../../../src/ipvs/model';
-import { captureLog, FakeIpvs, ScriptedHealth, until } from './helpers';
+import { captureLog, FakeIpvs, ScriptedHealth, until, webYaml } from './helpers';
 
 const VIP: ServiceKey = { protocol: 'tcp', address: '192.0.2.10', port: 80 };
 const FOREIGN: ServiceKey = { protocol: 'tcp', address: '203.0.113.99', port: 443 };
 const ID = (a: string) => `tcp/192.0.2.10:80/${a}:80`;
 
 function yaml(servers: string[], initial = 'up', extra = ''): string {
-  return `interval: 60s
-services:
-  - name: web
-    protocol: tcp
-    address: 192.0.2.10
-    port: 80
-    scheduler: rr
-    check: { kind: http, path: /health, initial: ${initial} }
-${extra}    realServers:
-${servers.map((a) => `      - address: ${a}\n`).join('')}`;
+  return webYaml({ top: 'interval: 60s\n', check: `{ kind: http, path: /health, initial: ${initial} }`, extra, servers });
 }
 
 async function setup(text: string, opts: { cleanupOnExit?: boolean; kernel?: FakeIpvs } = {}) {

@@ -152,3 +152,16 @@ export async function until(cond: () => boolean, ms = 2000, what = 'condition'):
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** A configuration with one service `web` (tcp 192.0.2.10:80, rr) over `servers`, as YAML. */
+export function webYaml(o: { top?: string; check: string; extra?: string; servers: string[] }): string {
+  return `${o.top ?? ''}services:
+  - name: web
+    protocol: tcp
+    address: 192.0.2.10
+    port: 80
+    scheduler: rr
+    check: ${o.check}
+${o.extra ?? ''}    realServers:
+${o.servers.map((a) => `      - address: ${a}\n`).join('')}`;
+}

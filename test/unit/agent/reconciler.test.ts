@@ -4,22 +4,13 @@ import type { AgentConfig, RealServerSpec, ServiceSpec } from '../../../src/agen
 import { Reconciler } from '../../../src/agent/reconciler';
 import type { ServiceKey } from '../../../src/ipvs/model';
 import type { AgentKernel } from '../../../src/agent/agent';
-import { captureLog, FakeIpvs } from './helpers';
+import { captureLog, FakeIpvs, webYaml } from './helpers';
 
 const VIP: ServiceKey = { protocol: 'tcp', address: '192.0.2.10', port: 80 };
 const FOREIGN: ServiceKey = { protocol: 'tcp', address: '203.0.113.99', port: 443 };
 
 function config(extra = '', servers = ['192.0.2.11', '192.0.2.12', '192.0.2.13']): AgentConfig {
-  return parseConfig(`drain: { timeout: 60s }
-services:
-  - name: web
-    protocol: tcp
-    address: 192.0.2.10
-    port: 80
-    scheduler: rr
-    check: { kind: tcp, initial: up }
-${extra}    realServers:
-${servers.map((a) => `      - address: ${a}\n`).join('')}`);
+  return parseConfig(webYaml({ top: 'drain: { timeout: 60s }\n', check: '{ kind: tcp, initial: up }', extra, servers }));
 }
 
 /** A reconciler over the fake kernel, with health set per real server address (default up). */
