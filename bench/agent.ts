@@ -141,7 +141,7 @@ async function detection(): Promise<Record<string, unknown>> {
     `interval: 5s
 services:
   - { protocol: tcp, address: 192.0.2.10, port: 80, scheduler: rr, forwarding: route,
-      check: { kind: http, path: /health, interval: ${interval}ms, timeout: 500ms, fall: ${fall}, rise: 1 },
+      check: { type: http, path: /health, interval: ${interval}ms, timeout: 500ms, fall: ${fall}, rise: 1 },
       realServers: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }, { address: 192.0.2.13 }] }
 `,
   );

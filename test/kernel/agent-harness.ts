@@ -142,7 +142,7 @@ ${options.drain ? `drain: ${options.drain}\n` : ''}services:
     scheduler: rr
     forwarding: route
     failurePolicy: ${options.policy ?? 'remove'}
-    check: { kind: http, path: /health, interval: 1s, timeout: 500ms, fall: 2, rise: 2 }
+    check: { type: http, path: /health, interval: 1s, timeout: 500ms, fall: 2, rise: 2 }
 ${options.extra ?? ''}    realServers:
 ${servers.map((s) => `      - address: 192.0.2.${s}\n`).join('')}`;
 }

@@ -1,27 +1,31 @@
 /**
  * Validation of `check:` objects in the agent's configuration.
  *
- * The check engine (src/agent/checks/) owns the check vocabulary and ships
- * its own raw-config validator. Until it lands, this module validates the
- * shape against the contract in checks/types.ts. It is the only place the
- * configuration validator calls for checks, so swapping in the engine's
- * validator is a change to this file alone.
+ * The check engine (src/agent/checks/, built in parallel) owns the check
+ * vocabulary and ships the validator, `parseCheckConfig(raw, path)`. Until it
+ * is merged, this module accepts the same shape (docs/checks.md of the
+ * engine: `type`, `interval`, `timeout`, `rise`, `fall`, `initial`,
+ * `address`, `port`; http(s) `method`, `path`, `host`, `expect: { status,
+ * body }`, `tls: { verify, sni }`; udp `send`, `expect: { reply }`; dns
+ * `query: { name, type }`, `expect: { rcode }`; exec `command: [argv…]`).
+ * It is the only place the configuration validator calls for checks, so the
+ * swap is this file alone.
  * @module
  */
 import { isIP } from 'node:net';
-import type { CheckSpec, DnsCheck } from '../checks/types';
-import { type ConfigPath, ConfigReader } from './reader';
+import type { CheckCommon, CheckSpec, DnsCheck, HttpCheck, UdpCheck } from '../checks/types';
+import { type ConfigPath, ConfigReader, describe } from './reader';
 
-const COMMON = ['kind', 'interval', 'timeout', 'rise', 'fall', 'initial', 'port', 'address'] as const;
-const KEYS: Record<CheckSpec['kind'], readonly string[]> = {
-  http: [...COMMON, 'method', 'path', 'host', 'expectStatus', 'expectBody', 'tlsVerify', 'sni'],
-  https: [...COMMON, 'method', 'path', 'host', 'expectStatus', 'expectBody', 'tlsVerify', 'sni'],
-  tcp: COMMON,
-  udp: [...COMMON, 'send', 'expect'],
-  dns: [...COMMON, 'query', 'type', 'expectRcode'],
-  exec: [...COMMON, 'argv'],
+const TYPES = ['http', 'https', 'tcp', 'udp', 'dns', 'exec'] as const;
+const COMMON = ['type', 'interval', 'timeout', 'rise', 'fall', 'initial', 'address', 'port'];
+const KIND_KEYS: Record<(typeof TYPES)[number], string[]> = {
+  http: ['method', 'path', 'host', 'expect'],
+  https: ['method', 'path', 'host', 'expect', 'tls'],
+  tcp: [],
+  udp: ['send', 'expect'],
+  dns: ['query', 'expect'],
+  exec: ['command'],
 };
-const KINDS = Object.keys(KEYS) as CheckSpec['kind'][];
 const DNS_TYPES: readonly DnsCheck['type'][] = ['A', 'AAAA', 'NS', 'SOA', 'TXT', 'CNAME', 'MX', 'PTR', 'SRV', 'ANY'];
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 
@@ -31,117 +35,129 @@ const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED
  */
 export function validateCheck(r: ConfigReader, raw: unknown, path: ConfigPath): CheckSpec | undefined {
   const before = r.problems.length;
+  const at = (...k: (string | number)[]): ConfigPath => [...path, ...k];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    r.fail(path, `must be an object with a kind (${KINDS.join(', ')}), or false for no check`);
+    r.fail(path, `must be a mapping with a type (${TYPES.join(', ')}), or false for no check`);
     return undefined;
   }
-  const kind = r.oneOf((raw as Record<string, unknown>).kind, [...path, 'kind'], KINDS);
-  if (kind === undefined) {
-    if ((raw as Record<string, unknown>).kind === undefined) r.fail([...path, 'kind'], `is required (${KINDS.join(', ')})`);
+  const type = (raw as Record<string, unknown>).type;
+  if (type === undefined) {
+    r.fail(at('type'), `is required: one of ${TYPES.join(', ')}`);
     return undefined;
   }
-  const o = r.object(raw, path, KEYS[kind]);
+  const kind = r.oneOf(type, at('type'), TYPES);
+  if (kind === undefined) return undefined;
+  const o = r.object(raw, path, [...COMMON, ...KIND_KEYS[kind]]);
   if (!o) return undefined;
-  const at = (k: string): ConfigPath => [...path, k];
-  const common = {
-    intervalMs: r.duration(o.interval, at('interval'), 10, 3_600_000, 2000) as number,
-    timeoutMs: r.duration(o.timeout, at('timeout'), 1, 600_000, 1000) as number,
-    rise: r.int(o.rise, at('rise'), 1, 1000, 2) as number,
-    fall: r.int(o.fall, at('fall'), 1, 1000, 3) as number,
+  // Check durations are written with a unit ("2s", "500ms"), as the engine requires.
+  const duration = (v: unknown, p: ConfigPath, min: number, def: number): number => {
+    if (typeof v === 'number') {
+      r.fail(p, `must be a duration with a unit, like 2s or 500ms (got ${v})`);
+      return def;
+    }
+    return r.duration(v, p, min, 86_400_000, def) ?? def;
+  };
+  const intervalMs = duration(o.interval, at('interval'), 100, 2000);
+  const timeoutMs = duration(o.timeout, at('timeout'), 10, 1000);
+  // A probe outliving its interval would fall behind its own schedule.
+  if (timeoutMs > intervalMs) r.fail(at('timeout'), `must not exceed the interval (${intervalMs} ms)`);
+  const common: CheckCommon = {
+    intervalMs,
+    timeoutMs,
+    rise: r.int(o.rise, at('rise'), 1, 100, 2) as number,
+    fall: r.int(o.fall, at('fall'), 1, 100, 3) as number,
     initial: r.oneOf(o.initial, at('initial'), ['up', 'down'] as const, 'down') as 'up' | 'down',
   };
   const port = r.int(o.port, at('port'), 1, 65535);
+  if (port !== undefined) common.port = port;
   const address = r.string(o.address, at('address'));
-  if (address !== undefined && !isIP(address)) r.fail(at('address'), `'${address}' is not an IPv4 or IPv6 address`);
-  const extra: { port?: number; address?: string } = {};
-  if (port !== undefined) extra.port = port;
-  if (address !== undefined) extra.address = address;
-  let spec: CheckSpec | undefined;
+  if (address !== undefined) {
+    if (isIP(address)) common.address = address;
+    else r.fail(at('address'), `'${address}' is not an IPv4 or IPv6 address`);
+  }
+  const expect = o.expect === undefined ? undefined : r.object(o.expect, at('expect'), kind === 'udp' ? ['reply'] : kind === 'dns' ? ['rcode'] : ['status', 'body']);
+  let spec: CheckSpec;
   switch (kind) {
     case 'http':
     case 'https': {
-      const s: CheckSpec = {
+      const s: HttpCheck = {
         kind,
         ...common,
-        ...extra,
-        method: (r.string(o.method, at('method'), 'GET') as string).toUpperCase(),
+        method: r.string(o.method, at('method'), 'GET') as string,
         path: r.string(o.path, at('path'), '/') as string,
-        expectStatus: statuses(r, o.expectStatus, at('expectStatus')),
-        tlsVerify: r.bool(o.tlsVerify, at('tlsVerify'), true) as boolean,
+        expectStatus: expect?.status === undefined ? [200] : statuses(r, expect.status, at('expect', 'status')),
+        tlsVerify: true,
       };
-      if (typeof s.path === 'string' && !s.path.startsWith('/')) r.fail(at('path'), `must start with / (got ${JSON.stringify(s.path)})`);
+      if (!/^\/[\x21-\x7e]*$/.test(s.path)) r.fail(at('path'), `must start with / and hold no spaces (got ${JSON.stringify(s.path)})`);
       const host = r.string(o.host, at('host'));
       if (host !== undefined) s.host = host;
-      const body = regex(r, o.expectBody, at('expectBody'));
+      const body = regex(r, expect?.body, at('expect', 'body'));
       if (body !== undefined) s.expectBody = body;
-      const sni = r.string(o.sni, at('sni'));
-      if (sni !== undefined) s.sni = sni;
+      if (o.tls !== undefined) {
+        const tls = r.object(o.tls, at('tls'), ['verify', 'sni']);
+        s.tlsVerify = r.bool(tls?.verify, at('tls', 'verify'), true) as boolean;
+        const sni = r.string(tls?.sni, at('tls', 'sni'));
+        if (sni !== undefined) s.sni = sni;
+      }
       spec = s;
       break;
     }
     case 'tcp':
-      spec = { kind, ...common, ...extra };
+      spec = { kind, ...common };
       break;
     case 'udp': {
       const send = r.string(o.send, at('send'));
-      if (send === undefined && o.send === undefined) r.fail(at('send'), 'is required: the payload to send (text, or hex:0a0b… for bytes)');
-      if (send !== undefined && send.startsWith('hex:') && !/^hex:([0-9a-fA-F]{2})+$/.test(send)) {
-        r.fail(at('send'), 'hex: must be followed by pairs of hex digits');
-      }
-      const s: CheckSpec = { kind, ...common, ...extra, send: send ?? '' };
-      const expect = regex(r, o.expect, at('expect'));
-      if (expect !== undefined) s.expect = expect;
+      if (o.send === undefined) r.fail(at('send'), 'is required: the payload to send (text, or hex: followed by bytes)');
+      if (send !== undefined && send.startsWith('hex:') && !/^hex:([0-9a-fA-F]{2})+$/.test(send)) r.fail(at('send'), 'must be hex bytes after hex: (like hex:0a1b)');
+      const s: UdpCheck = { kind, ...common, send: send ?? '' };
+      const reply = regex(r, expect?.reply, at('expect', 'reply'));
+      if (reply !== undefined) s.expect = reply;
       spec = s;
       break;
     }
     case 'dns': {
-      const rcodes = o.expectRcode === undefined ? ['NOERROR'] : r.list(o.expectRcode, at('expectRcode'));
-      const expectRcode: string[] = [];
-      (rcodes ?? []).forEach((c, i) => {
-        const v = r.oneOf(c, [...path, 'expectRcode', i], RCODES);
-        if (v) expectRcode.push(v);
-      });
+      const q = o.query === undefined ? undefined : r.object(o.query, at('query'), ['name', 'type']);
+      const rc = expect?.rcode === undefined ? ['NOERROR'] : Array.isArray(expect.rcode) ? expect.rcode : [expect.rcode];
       spec = {
         kind,
         ...common,
-        ...extra,
-        query: r.string(o.query, at('query'), '.') as string,
-        type: r.oneOf(o.type, at('type'), DNS_TYPES, 'A') as DnsCheck['type'],
-        expectRcode,
+        query: r.string(q?.name, at('query', 'name'), '.') as string,
+        type: r.oneOf(typeof q?.type === 'string' ? q.type.toUpperCase() : q?.type, at('query', 'type'), DNS_TYPES, 'A') as DnsCheck['type'],
+        expectRcode: rc.map((c, i) => r.oneOf(typeof c === 'string' ? c.toUpperCase() : c, Array.isArray(expect?.rcode) ? at('expect', 'rcode', i) : at('expect', 'rcode'), RCODES) ?? 'NOERROR'),
       };
       break;
     }
     case 'exec': {
       const argv: string[] = [];
-      const list = o.argv === undefined ? undefined : r.list(o.argv, at('argv'));
-      if (o.argv === undefined) r.fail(at('argv'), 'is required: the program and its arguments, e.g. [/usr/local/bin/check, "{address}", "{port}"]');
-      else if (list && list.length === 0) r.fail(at('argv'), 'must name a program');
-      (list ?? []).forEach((a, i) => {
-        const s = r.string(a, [...path, 'argv', i]);
-        if (s !== undefined) argv.push(s);
-      });
-      spec = { kind, ...common, ...extra, argv };
+      if (o.command === undefined) r.fail(at('command'), 'is required: the program and its arguments, as a list');
+      else if (!Array.isArray(o.command) || o.command.length === 0) r.fail(at('command'), `must be a non-empty list: the program and its arguments, no shell (got ${describe(o.command)})`);
+      else o.command.forEach((a: unknown, i) => (typeof a === 'string' && a !== '' ? argv.push(a) : r.fail(at('command', i), `must be a non-empty string (got ${describe(a)})`)));
+      spec = { kind, ...common, argv };
       break;
     }
   }
   return r.problems.length === before ? spec : undefined;
 }
 
-/** `expectStatus`: numbers and `"200-299"` ranges, expanded. */
+/** `expect.status`: codes, `"300-399"` ranges and `"2xx"` classes, expanded and sorted. */
 function statuses(r: ConfigReader, v: unknown, path: ConfigPath): number[] {
-  if (v === undefined) return [200];
-  const list = typeof v === 'number' || typeof v === 'string' ? [v] : r.list(v, path);
-  const out: number[] = [];
-  (list ?? []).forEach((s, i) => {
+  const list = Array.isArray(v) ? v : [v];
+  const out = new Set<number>();
+  list.forEach((s, i) => {
     const p = Array.isArray(v) ? [...path, i] : path;
-    if (typeof s === 'number' && Number.isInteger(s) && s >= 100 && s <= 599) out.push(s);
-    else if (typeof s === 'string' && /^\d{3}-\d{3}$/.test(s)) {
-      const [a, b] = s.split('-').map(Number) as [number, number];
-      if (a < 100 || b > 599 || a > b) r.fail(p, `must be a range within 100-599 (got "${s}")`);
-      else for (let c = a; c <= b; c++) out.push(c);
-    } else r.fail(p, `must be an HTTP status (100..599) or a range such as "200-299" (got ${JSON.stringify(s)})`);
+    let m: RegExpExecArray | null = null;
+    let range: [number, number] | undefined;
+    if (typeof s === 'number' && Number.isInteger(s)) range = [s, s];
+    else if (typeof s === 'string' && (m = /^(\d{3})(?:-(\d{3}))?$/.exec(s.trim()))) range = [Number(m[1]), Number(m[2] ?? m[1])];
+    else if (typeof s === 'string' && (m = /^([1-5])xx$/i.exec(s.trim()))) range = [Number(m[1]) * 100, Number(m[1]) * 100 + 99];
+    if (!range || range[0] < 100 || range[1] > 599 || range[0] > range[1]) {
+      r.fail(p, `must be a status code (200), a range ("300-399") or a class ("2xx") (got ${describe(s)})`);
+      return;
+    }
+    for (let c = range[0]; c <= range[1]; c++) out.add(c);
   });
-  return out;
+  if (list.length === 0) r.fail(path, 'must accept at least one status code');
+  return [...out].sort((a, b) => a - b);
 }
 
 function regex(r: ConfigReader, v: unknown, path: ConfigPath): string | undefined {

@@ -68,7 +68,7 @@ services:
     scheduler: wrr
     forwarding: masq
     failurePolicy: inhibit
-    check: { kind: tcp, interval: 1s, timeout: 500ms, fall: 2, rise: 2 }
+    check: { type: tcp, interval: 1s, timeout: 500ms, fall: 2, rise: 2 }
     realServers:
       - { address: 198.51.100.11, port: 8080, weight: 1 }
       - { address: 198.51.100.12, port: 8080, weight: 2 }

@@ -14,7 +14,7 @@ const FOREIGN: ServiceKey = { protocol: 'tcp', address: '203.0.113.99', port: 44
 const ID = (a: string) => `tcp/192.0.2.10:80/${a}:80`;
 
 function yaml(servers: string[], initial = 'up', extra = ''): string {
-  return webYaml({ top: 'interval: 60s\n', check: `{ kind: http, path: /health, initial: ${initial} }`, extra, servers });
+  return webYaml({ top: 'interval: 60s\n', check: `{ type: http, path: /health, initial: ${initial} }`, extra, servers });
 }
 
 async function setup(text: string, opts: { cleanupOnExit?: boolean; kernel?: FakeIpvs } = {}) {

@@ -96,11 +96,11 @@ services:
 
 t.test('checks: validated with paths, inherited by real servers, overridable and disableable', async (t) => {
   const c = parseConfig(
-    base(`    check: { kind: tcp, interval: 500ms, fall: 4 }
+    base(`    check: { type: tcp, interval: 500ms, timeout: 200ms, fall: 4 }
     realServers:
       - address: 192.0.2.11
       - address: 192.0.2.12
-        check: { kind: http, path: /ping, expectStatus: [200, "300-302"] }
+        check: { type: http, path: /ping, expect: { status: [200, "300-302"] } }
       - address: 192.0.2.13
         check: false
 `),
@@ -110,8 +110,9 @@ t.test('checks: validated with paths, inherited by real servers, overridable and
   t.same([b!.check?.kind, b!.check?.kind === 'http' && b!.check.expectStatus], ['http', [200, 300, 301, 302]]);
   t.equal(d!.check, undefined, 'check: false means unchecked');
 
-  const p = problems(base('    check: { kind: http, timeout: -1s, path: health, colour: red }\n    realServers:\n      - address: 192.0.2.11\n        check: { kind: smoke }\n'));
-  t.same(p.map((x) => x.path), ['services[0].check.colour', 'services[0].check.timeout', 'services[0].check.path', 'services[0].realServers[0].check.kind']);
+  const p = problems(base('    check: { type: http, timeout: -1s, path: health, colour: red, interval: 2 }\n    realServers:\n      - address: 192.0.2.11\n        check: { type: smoke }\n'));
+  t.same(p.map((x) => x.path), ['services[0].check.colour', 'services[0].check.interval', 'services[0].check.timeout', 'services[0].check.path', 'services[0].realServers[0].check.type']);
+  t.match(p[1]!.message, /with a unit/);
 });
 
 t.test('durations: units and bare seconds', async (t) => {
@@ -137,7 +138,7 @@ t.test('a key given twice is a syntax error with its line', async (t) => {
 });
 
 t.test('JSON is accepted', async (t) => {
-  const c = parseConfig(JSON.stringify({ services: [{ fwmark: 7, family: 'ipv6', scheduler: 'sh', schedFlags: ['sh-port'], persistence: { timeout: 60, netmask: 64 }, realServers: [{ address: '2001:db8::11', check: { kind: 'tcp', port: 80 } }] }] }));
+  const c = parseConfig(JSON.stringify({ services: [{ fwmark: 7, family: 'ipv6', scheduler: 'sh', schedFlags: ['sh-port'], persistence: { timeout: 60, netmask: 64 }, realServers: [{ address: '2001:db8::11', check: { type: 'tcp', port: 80 } }] }] }));
   const s = c.services[0]!;
   t.same(s.key, { fwmark: 7, family: 'ipv6' });
   t.same([s.config.persistent, s.config.timeout, s.config.netmask, s.config.schedFlags], [true, 60, 64, ['sh-port']]);
@@ -146,7 +147,7 @@ t.test('JSON is accepted', async (t) => {
 
 t.test('kernel rules are enforced before the kernel sees them', async (t) => {
   t.match(problems(base('    realServers: [{ address: 2001:db8::11 }]\n'))[0], { path: 'services[0].realServers[0].address', message: /mixed address families need forwarding: tunnel/ });
-  t.match(problems('services: [{ fwmark: 1, realServers: [{ address: 192.0.2.11, check: { kind: tcp } }] }]\n')[0], { path: 'services[0].realServers[0].check.port' });
+  t.match(problems('services: [{ fwmark: 1, realServers: [{ address: 192.0.2.11, check: { type: tcp } }] }]\n')[0], { path: 'services[0].realServers[0].check.port' });
   t.match(problems(base('    port: 0\n').replace('    port: 80\n', ''))[0], { path: 'services[0].port', message: /persistent/ });
   t.match(problems(base('    realServers: [{ address: 192.0.2.11, forwarding: tunnel, tunnel: { type: gue } }]\n'))[0], { path: 'services[0].realServers[0].tunnel.port' });
   t.match(problems(base('    scheduler: rr\n    schedFlags: [sh-port]\n'))[0], { path: 'services[0].schedFlags[0]' });

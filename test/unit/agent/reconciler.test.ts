@@ -10,7 +10,7 @@ const VIP: ServiceKey = { protocol: 'tcp', address: '192.0.2.10', port: 80 };
 const FOREIGN: ServiceKey = { protocol: 'tcp', address: '203.0.113.99', port: 443 };
 
 function config(extra = '', servers = ['192.0.2.11', '192.0.2.12', '192.0.2.13']): AgentConfig {
-  return parseConfig(webYaml({ top: 'drain: { timeout: 60s }\n', check: '{ kind: tcp, initial: up }', extra, servers }));
+  return parseConfig(webYaml({ top: 'drain: { timeout: 60s }\n', check: '{ type: tcp, initial: up }', extra, servers }));
 }
 
 /** A reconciler over the fake kernel, with health set per real server address (default up). */
@@ -360,8 +360,8 @@ t.test('a kernel that cannot be read fails the pass without throwing', async (t)
 
 t.test('a health change recomputes only its service', async (t) => {
   const cfg = parseConfig(`services:
-  - { protocol: tcp, address: 192.0.2.10, port: 80, check: { kind: tcp }, realServers: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }] }
-  - { protocol: tcp, address: 192.0.2.20, port: 80, check: { kind: tcp }, realServers: [{ address: 192.0.2.21 }, { address: 192.0.2.22 }] }
+  - { protocol: tcp, address: 192.0.2.10, port: 80, check: { type: tcp }, realServers: [{ address: 192.0.2.11 }, { address: 192.0.2.12 }] }
+  - { protocol: tcp, address: 192.0.2.20, port: 80, check: { type: tcp }, realServers: [{ address: 192.0.2.21 }, { address: 192.0.2.22 }] }
 `);
   const kernel = await FakeIpvs.open();
   const asked: string[] = [];
