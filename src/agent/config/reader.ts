@@ -28,6 +28,17 @@ export function formatPath(path: ConfigPath): string {
   return s === '' ? '(top level)' : s;
 }
 
+/**
+ * Reads a printed path back into segments (`services[2].check.expect.status[1]`
+ * → `['services', 2, 'check', 'expect', 'status', 1]`): validators that
+ * report string paths (the check engine's) still get line numbers.
+ */
+export function parsePath(text: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  return out;
+}
+
 /** Describes a raw value for a message: `"abc"`, `-1`, `a list`, `an object`. */
 export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
@@ -44,8 +55,9 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export class ConfigReader {
   readonly problems: ConfigProblem[] = [];
 
-  /** Records a problem at `path`. */
-  fail(path: ConfigPath, message: string): void {
+  /** Records a problem at `path` (segments, or a printed path such as another validator reports). */
+  fail(path: ConfigPath | string, message: string): void {
+    if (typeof path === 'string') path = parsePath(path);
     this.problems.push({ path: formatPath(path), segments: [...path], message });
   }
 

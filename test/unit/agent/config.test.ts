@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/agent/config/load';
 import { ConfigError } from '../../../src/agent/config/validate';
+import { formatPath, parsePath } from '../../../src/agent/config/reader';
 
 const root = join(__dirname, '..', '..', '..', '..');
 const example = (name: string): string => readFileSync(join(root, 'examples', name), 'utf8');
@@ -192,5 +193,11 @@ t.test('the error message lists every problem with path and line', async (t) => 
     t.fail('accepted');
   } catch (e) {
     t.equal((e as Error).message, 'agent.yaml: a problem, nothing was changed:\n  services[0].realServers[0].weight: must be >= 0 (got -1) (line 7)');
+  }
+});
+
+t.test('printed paths read back into segments (for validators that report strings)', async (t) => {
+  for (const p of [['services', 2, 'realServers', 0, 'check', 'expect', 'status', 1], ['interval'], ['services', 0]] as const) {
+    t.same(parsePath(formatPath(p)), p);
   }
 });
