@@ -108,8 +108,9 @@ async function actDr(): Promise<void> {
   const net = buildDr('dr');
   cleanup.push(() => teardown(net));
   const rs1 = net.realServers[0] as LabHost;
-  out(dim(`    ${rs1.name}: ${shIn(rs1.netns, 'ip -4 -o addr show dev lo | grep 192.0.2.10').trim().replace(/\s+/g, ' ')}`));
-  out(dim(`    ${rs1.name}: ${shIn(rs1.netns, 'sysctl net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce').trim().replace(/\n/g, ', ')}`));
+  const loAddrs = shIn(rs1.netns, 'ip -4 -br addr show dev lo').trim().split(/\s+/).slice(2).join(' ');
+  const sysctls = shIn(rs1.netns, 'sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce').trim().split('\n');
+  out(dim(`    ${rs1.name}: lo holds ${loAddrs}; arp_ignore=${sysctls[0]}, arp_announce=${sysctls[1]}`));
 
   step('starting the three web servers (node, one namespace each)');
   const webs = new Map<string, Proc>();
