@@ -13,6 +13,8 @@ import type { ExecCheck, ProbeResult, ProbeTarget } from './types';
 const OUTPUT_LIMIT = 512;
 /** How much of that a reason quotes. */
 const REASON_LIMIT = 120;
+/** How long a killed program may take to be reaped before the probe ends anyway. */
+const REAP_GRACE_MS = 1000;
 
 /** Builds the prober of one exec check on one target. */
 export function execProber(target: ProbeTarget, check: ExecCheck): Prober {
@@ -99,10 +101,20 @@ class ExecAttempt extends Attempt {
     child.stderr?.destroy();
   }
 
-  /** A killed child is reaped before the probe counts as over, so stop() leaves no process behind. */
+  /**
+   * A killed child is reaped before the probe counts as over, so stop() leaves
+   * no process behind; but a process stuck in the kernel (D state) ignores
+   * even SIGKILL, and must not stall the schedule forever.
+   */
   protected override deliver(result: ProbeResult): void {
-    if (this.exit !== undefined || this.spawnFailed || this.child?.pid === undefined) this.settle(result);
-    else this.held = result;
+    if (this.exit !== undefined || this.spawnFailed || this.child?.pid === undefined) return this.settle(result);
+    this.held = result;
+    const grace = setTimeout(() => {
+      if (this.held === undefined) return;
+      this.held = undefined;
+      this.settle(result);
+    }, REAP_GRACE_MS);
+    this.child.once('exit', () => clearTimeout(grace));
   }
 }
 
