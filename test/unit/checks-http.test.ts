@@ -1,5 +1,8 @@
 import { createServer as createHttpServer } from 'node:http';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer as createNetServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import t from 'tap';
 import { createProber } from '../../src/agent/checks/probe';
 import type { HttpCheck, ProbeResult } from '../../src/agent/checks/types';
@@ -81,6 +84,31 @@ t.test('a slow answer (after the timeout) is a timeout', async (t) => {
   const s2 = await tcpServer(after(30, answer(200)));
   t.teardown(() => s2.close());
   t.equal((await probe(s2.port, { timeoutMs: 300 })).ok, true);
+});
+
+t.test('an answer that arrived in time is not blamed for a stall of the prober itself', async (t) => {
+  // The server runs in another process, so it answers while this one is busy.
+  const script = `
+    const s = require('node:net').createServer((c) => {
+      c.on('error', () => {});
+      c.once('data', () => setTimeout(() => c.end(${JSON.stringify(response(200))}), 100));
+    });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();`;
+  const server = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => new Promise((r) => server.stdin.end(r)));
+  const [line] = await once(createInterface({ input: server.stdout }), 'line');
+  const probing = probe(Number(line), { timeoutMs: 150 });
+  await new Promise((r) => setTimeout(r, 50)); // connected, request sent
+  // A stall (a long GC, a starved CPU) past the deadline, with the answer
+  // arriving meanwhile. It happens in the check phase (after setImmediate),
+  // so the loop's next steps are: expired timers, then socket I/O.
+  await new Promise((r) => setImmediate(r));
+  for (const until = Date.now() + 400; Date.now() < until; );
+  const r = await probing;
+  t.same([r.ok, r.reason], [true, 'status 200']);
+  t.ok(r.latencyMs >= 400, `latency ${r.latencyMs} includes the stall`);
 });
 
 t.test('a body that trickles past the timeout fails, though each byte is quick', async (t) => {

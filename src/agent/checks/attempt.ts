@@ -25,6 +25,7 @@ export abstract class Attempt {
   protected phase: string;
   private readonly started = performance.now();
   private readonly timer: NodeJS.Timeout;
+  private late: NodeJS.Immediate | undefined;
   private settled = false;
 
   constructor(
@@ -58,6 +59,7 @@ export abstract class Attempt {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    if (this.late !== undefined) clearImmediate(this.late);
     const result: ProbeResult = { ok, latencyMs: round(performance.now() - this.started), reason };
     this.release();
     this.deliver(result);
@@ -68,7 +70,19 @@ export abstract class Attempt {
     this.finish(false, `timeout after ${this.timeoutMs} ms (${this.phase})`);
   }
 
+  /**
+   * The deadline passed, but the verdict waits for the I/O phase of this turn
+   * of the event loop: node runs expired timers before it polls sockets, so
+   * after the agent itself stalled (a busy host, a long GC) an answer that
+   * arrived in time would still be sitting unread, and the server would be
+   * blamed for the agent's delay. setImmediate runs right after that poll.
+   */
   private static onDeadline(this: void, attempt: Attempt): void {
+    attempt.late = setImmediate(Attempt.onLate, attempt);
+  }
+
+  private static onLate(this: void, attempt: Attempt): void {
+    attempt.late = undefined;
     attempt.timedOut();
   }
 
