@@ -15,6 +15,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +179,11 @@ interface AgentReport {
   perTarget: { min: number; max: number };
   maxInFlight: number;
   maxQueued: number;
+  /**
+   * Time the main thread was ready to run but waited for a CPU, per second:
+   * on a shared machine this, not the engine, is what holds the rate down.
+   */
+  runQueueWaitPerSecond: number;
 }
 
 async function agent(o: Options): Promise<void> {
@@ -238,12 +244,14 @@ async function agent(o: Options): Promise<void> {
   }, 250);
   loop.enable();
   const cpu0 = process.cpuUsage();
+  const sched0 = schedstat();
   const t0 = performance.now();
   measuring = true;
   await sleep(o.durationMs);
   measuring = false;
   const measuredMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const sched1 = schedstat();
   loop.disable();
   clearInterval(sampler);
   const mem = process.memoryUsage();
@@ -280,8 +288,19 @@ async function agent(o: Options): Promise<void> {
     perTarget: { min, max },
     maxInFlight,
     maxQueued,
+    runQueueWaitPerSecond: sched0 && sched1 ? round((sched1.waitNs - sched0.waitNs) / 1e6 / measuredMs) : NaN,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+/** The main thread's time on a CPU and waiting for one (Linux schedstat, ns). */
+function schedstat(): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return run !== undefined && wait !== undefined ? { runNs: run, waitNs: wait } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------- driver
@@ -376,6 +395,7 @@ function print(r: AgentReport, o: Options, pinned: boolean, serverCpu: number): 
     `  CPU per probe   ${perProbe.toFixed(0)} µs (user ${((r.cpuUserMs * 1000) / r.probes).toFixed(0)} + sys ${((r.cpuSystemMs * 1000) / r.probes).toFixed(0)}): ${((perProbe * r.required) / 1e4).toFixed(0)}% of a core at the required rate`,
     `  memory          RSS ${r.rssMiB.toFixed(0)} MiB (max ${r.rssMaxMiB.toFixed(0)}), heap used ${r.heapUsedMiB.toFixed(0)} MiB`,
     `  latency ms      p50 ${r.latencyMs.p50}  p90 ${r.latencyMs.p90}  p99 ${r.latencyMs.p99}  p99.9 ${r.latencyMs.p999}  max ${r.latencyMs.max}`,
+    `  CPU contention  the agent waited for a CPU ${(r.runQueueWaitPerSecond * 100).toFixed(0)}% of the time (other processes on its core)`,
     `  event loop ms   delay p50 ${r.loopDelayMs.p50}  p99 ${r.loopDelayMs.p99}  max ${r.loopDelayMs.max}`,
     `  servers         ${o.servers} processes, ${(serverCpu * 100).toFixed(0)}% of a core in all (over their whole life)`,
     `  in flight       max ${r.maxInFlight}, queued max ${r.maxQueued} (limit ${o.concurrency})`,
