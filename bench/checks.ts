@@ -4,11 +4,13 @@
  *
  *   node .build/bench/checks.js [--targets 10000] [--interval 2s] [--timeout 1s]
  *        [--duration 30s] [--servers 3] [--client raw|node] [--concurrency 1024]
+ *        [--body] [--agent-cpu N | --no-pin] [--pin-servers] [--profile] [--json]
  *
  * Loopback only: target i is 127.77.x.y:8080, served by a few server
  * processes that each listen on a share of those addresses (all of 127/8 is
  * local on `lo`). The agent process runs the real HealthMonitor and probers
- * and is pinned to one CPU (taskset) apart from the servers. It measures
+ * and is pinned to one CPU (taskset; the last one unless --agent-cpu) apart
+ * from the servers. It measures
  * after one interval of warm-up (all schedules started) for a bounded time,
  * then stops by itself. `--client node` swaps in node's http.request to
  * compare clients. Prints a table and, with --json, one JSON line.
@@ -43,6 +45,14 @@ interface Options {
   profile: boolean;
   /** Pin the agent to CPU 0 and the servers to the others (default: when taskset exists). */
   pin: boolean;
+  /** The CPU the agent is pinned to (default: the last one). */
+  agentCpu: number | undefined;
+  /**
+   * Keep the servers off the agent's CPU. Off by default: on a shared
+   * machine the other CPUs may be busy, and starved servers answer late,
+   * which holds the rate down through the concurrency limit, not the agent.
+   */
+  pinServers: boolean;
 }
 
 /** Target i's address: 127.77.1.1, 127.77.1.2, ... 250 to a /24, clear of .0 and .255. */
@@ -63,6 +73,8 @@ function parseOptions(argv: string[]): Options {
     json: false,
     profile: false,
     pin: true,
+    agentCpu: undefined,
+    pinServers: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -89,6 +101,8 @@ function parseOptions(argv: string[]): Options {
       case '--json': o.json = true; break;
       case '--profile': o.profile = true; break;
       case '--no-pin': o.pin = false; break;
+      case '--agent-cpu': o.agentCpu = Number(value()); break;
+      case '--pin-servers': o.pinServers = true; break;
       default: throw new Error(`unknown option ${flag}`);
     }
   }
@@ -354,10 +368,13 @@ async function main(): Promise<void> {
   const o = parseOptions(mode === 'agent' ? rest : process.argv.slice(2));
   if (mode === 'agent') return agent(o);
 
-  // Agent on CPU 0, servers on the others (when there are others).
+  // The agent on one CPU, the servers on the others (when there are others).
+  // The last CPU by default: the UML test runs pin themselves to CPU 0.
   const pin = o.pin && hasTaskset();
   const n = cpus().length;
-  const serverCpus = n > 1 ? `1-${n - 1}` : '0';
+  const agentCpu = o.agentCpu ?? n - 1;
+  const others = Array.from({ length: n }, (_, i) => i).filter((i) => i !== agentCpu);
+  const serverCpus = others.length > 0 ? others.join(',') : String(agentCpu);
   const servers: ChildProcess[] = [];
   const per = Math.ceil(o.targets / o.servers);
   try {
@@ -365,11 +382,12 @@ async function main(): Promise<void> {
       const from = s * per;
       const to = Math.min(o.targets, from + per);
       if (from >= to) break;
-      servers.push(child('serve', [String(from), String(to)], pin ? serverCpus : undefined));
+      servers.push(child('serve', [String(from), String(to)], pin && o.pinServers ? serverCpus : undefined));
     }
     await Promise.all(servers.map((p) => firstLine(p, (l) => l === 'ready')));
-    const flags = process.argv.slice(2).filter((a) => a !== '--json' && a !== '--profile' && a !== '--no-pin');
-    const a = child('agent', flags, pin ? '0' : undefined, o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'ipvs-bench-profile')}`] : []);
+    // The agent reads the same options (--agent-cpu included, which it ignores).
+    const flags = process.argv.slice(2).filter((a) => !['--json', '--profile', '--no-pin', '--pin-servers'].includes(a));
+    const a = child('agent', flags, pin ? String(agentCpu) : undefined, o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'ipvs-bench-profile')}`] : []);
     const line = await firstLine(a, (l) => l.startsWith('{'));
     const report = JSON.parse(line) as AgentReport;
     // The servers' own CPU, to tell a slow agent from overloaded servers.
@@ -377,18 +395,18 @@ async function main(): Promise<void> {
     for (const p of servers) p.stdin?.end();
     const used = await Promise.all(done);
     const serverCpu = used.reduce((sum, u) => sum + u.cpuMs / u.wallMs, 0);
-    print(report, o, pin, serverCpu);
+    print(report, o, pin ? agentCpu : undefined, serverCpu);
     if (o.json) process.stdout.write(`${JSON.stringify({ ...report, serverCpuPerSecond: round(serverCpu) })}\n`);
   } finally {
     for (const p of servers) if (p.exitCode === null) p.stdin?.end();
   }
 }
 
-function print(r: AgentReport, o: Options, pinned: boolean, serverCpu: number): void {
+function print(r: AgentReport, o: Options, pinned: number | undefined, serverCpu: number): void {
   const ok = r.rate >= r.required * 0.98 && r.cpuPerSecond < 1;
   const perProbe = ((r.cpuUserMs + r.cpuSystemMs) * 1000) / r.probes;
   const lines = [
-    `checks benchmark: ${r.targets} HTTP targets every ${r.intervalMs} ms, client ${r.client}${o.body ? ', body pattern' : ''}, ${(r.measuredMs / 1000).toFixed(1)} s measured${pinned ? ', agent pinned to CPU 0' : ''}`,
+    `checks benchmark: ${r.targets} HTTP targets every ${r.intervalMs} ms, client ${r.client}${o.body ? ', body pattern' : ''}, ${(r.measuredMs / 1000).toFixed(1)} s measured${pinned !== undefined ? `, agent pinned to CPU ${pinned}` : ''}`,
     `  probe rate      ${r.rate.toFixed(0)}/s (required ${r.required.toFixed(0)}/s)  probes ${r.probes}, failed ${r.failed}${r.failed ? ' ' + JSON.stringify(r.failureReasons) : ''}`,
     `  per target      ${r.perTarget.min}..${r.perTarget.max} probes (expected ~${Math.floor(r.measuredMs / r.intervalMs)})`,
     `  CPU             ${(r.cpuPerSecond * 100).toFixed(1)}% of one core (user ${(r.cpuUserMs / 1000).toFixed(2)} s + sys ${(r.cpuSystemMs / 1000).toFixed(2)} s)`,
