@@ -3,12 +3,14 @@
  * (answers, refuses, hangs, trickles, resets) so a probe can be held against
  * it. Every server closes its connections on close(), so tests end promptly.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 
 /** A TCP server whose every connection is handed to `onConnection`. */
@@ -215,4 +217,35 @@ export async function leakedHandles(fn: () => Promise<unknown>): Promise<string[
   const leaked: string[] = [];
   for (const [k, n] of after) if (n > (before.get(k) ?? 0)) leaked.push(`${k} x${n - (before.get(k) ?? 0)}`);
   return leaked;
+}
+
+/**
+ * A port where the TCP handshake itself never completes: a listener in a
+ * stopped process (SIGSTOP) whose accept queue is full, so the kernel drops
+ * new SYNs and connect() hangs, the way it does for a host that is gone.
+ */
+export async function unansweredPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const script = `const s = require('node:net').createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const port = Number(line);
+  child.kill('SIGSTOP');
+  // Fill the accept queue (backlog + 1 entries) until a connect no longer completes.
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 16; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    fillers.push(s);
+    const connected = await Promise.race([once(s, 'connect').then(() => true), new Promise((r) => setTimeout(r, 100, false))]);
+    if (!connected) break;
+  }
+  return {
+    port,
+    close: async () => {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+      child.kill('SIGCONT');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    },
+  };
 }
