@@ -420,7 +420,7 @@ function print(r: AgentReport, o: Options, pinned: number | undefined, serverCpu
   const lines = [
     `checks benchmark: ${r.targets} HTTP targets every ${r.intervalMs} ms, client ${r.client}${o.body ? ', body pattern' : ''}, ${(r.measuredMs / 1000).toFixed(1)} s measured${pinned !== undefined ? `, agent pinned to CPU ${pinned}` : ''}`,
     `  probe rate      ${r.rate.toFixed(0)}/s (required ${r.required.toFixed(0)}/s)  probes ${r.probes}, failed ${r.failed}${r.failed ? ' ' + JSON.stringify(r.failureReasons) : ''}`,
-    `  per target      ${r.perTarget.min}..${r.perTarget.max} probes (expected ~${Math.floor(r.measuredMs / r.intervalMs)})`,
+    `  per target      ${r.perTarget.min}..${r.perTarget.max} probes (expected ~${Math.round(r.measuredMs / r.intervalMs)})`,
     `  CPU             ${(r.cpuPerSecond * 100).toFixed(1)}% of one core (user ${(r.cpuUserMs / 1000).toFixed(2)} s + sys ${(r.cpuSystemMs / 1000).toFixed(2)} s)`,
     `  CPU per probe   ${perProbe.toFixed(0)} µs (user ${((r.cpuUserMs * 1000) / r.probes).toFixed(0)} + sys ${((r.cpuSystemMs * 1000) / r.probes).toFixed(0)}): ${((perProbe * r.required) / 1e4).toFixed(0)}% of a core at the required rate`,
     `  memory          RSS ${r.rssMiB.toFixed(0)} MiB (max ${r.rssMaxMiB.toFixed(0)}), heap used ${r.heapUsedMiB.toFixed(0)} MiB`,
