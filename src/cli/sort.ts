@@ -1,0 +1,95 @@
+/**
+ * ipvsadm's listing order, reproduced exactly.
+ *
+ * ipvsadm sorts services and real servers with glibc's `qsort` and
+ * comparators that subtract unsigned 32-bit values into an `int`
+ * (`ipvs_cmp_services`, `ipvs_cmp_dests` in libipvs). The subtraction wraps,
+ * so the order is not numeric when two values differ by 2^31 or more (an
+ * address in 10.0.0.0/8 sorts *after* one in 192.0.2.0/24, fwmark 1 after
+ * fwmark 3000000000), and it is not even a total order. To print the same
+ * lines in the same order, this module uses the same comparators and the
+ * algorithm glibc 2.36's `qsort` uses: a top-down merge sort that splits
+ * n into n/2 and n - n/2 and takes from the left run while cmp <= 0.
+ * @module
+ */
+import { parseAddress } from '../ipvs/address';
+import { PROTO_NUM } from '../ipvs/codec';
+import { isFwmarkKey, type DestinationKey, type ServiceKey } from '../ipvs/model';
+import type { Family } from '../ipvs/address';
+
+const ZERO16 = Buffer.alloc(16);
+
+/** `a - b` of two unsigned 32-bit values, as C stores it in an int. */
+function wrapSub(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+function cmpAddr(a: Buffer, b: Buffer, v6: boolean): number {
+  if (!v6) return wrapSub(a.readUInt32BE(0), b.readUInt32BE(0));
+  for (let i = 0; i < 16; i += 4) {
+    const r = wrapSub(a.readUInt32BE(i), b.readUInt32BE(i));
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
+/** ipvsadm's service comparator (fwmark, family, protocol, address, port). */
+export function compareServices(a: { key: ServiceKey; family: Family }, b: { key: ServiceKey; family: Family }): number {
+  const ka = a.key;
+  const kb = b.key;
+  const fa = isFwmarkKey(ka) ? ka.fwmark : 0;
+  const fb = isFwmarkKey(kb) ? kb.fwmark : 0;
+  let r = wrapSub(fa, fb);
+  if (r !== 0) return r;
+  r = (a.family === 'ipv4' ? 2 : 10) - (b.family === 'ipv4' ? 2 : 10);
+  if (r !== 0) return r;
+  // libipvs leaves protocol, address and port zero for fwmark services.
+  const pa = isFwmarkKey(ka) ? 0 : PROTO_NUM[ka.protocol];
+  const pb = isFwmarkKey(kb) ? 0 : PROTO_NUM[kb.protocol];
+  r = pa - pb;
+  if (r !== 0) return r;
+  const aa = isFwmarkKey(ka) ? ZERO16 : parseAddress(ka.address).bytes;
+  const ab = isFwmarkKey(kb) ? ZERO16 : parseAddress(kb.address).bytes;
+  r = cmpAddr(aa, ab, a.family === 'ipv6');
+  if (r !== 0) return r;
+  return (isFwmarkKey(ka) ? 0 : ka.port) - (isFwmarkKey(kb) ? 0 : kb.port);
+}
+
+/** ipvsadm's real-server comparator (address as the first one's family reads it, then port). */
+export function compareDestinations(a: { key: DestinationKey; family: Family }, b: { key: DestinationKey; family: Family }): number {
+  const r = cmpAddr(parseAddress(a.key.address).bytes, parseAddress(b.key.address).bytes, a.family === 'ipv6');
+  if (r !== 0) return r;
+  return a.key.port - b.key.port;
+}
+
+/** Sorts `list` in place exactly as glibc 2.36's qsort (merge sort) does with `cmp`. */
+export function glibcSort<T>(list: T[], cmp: (a: T, b: T) => number): T[] {
+  if (list.length < 2) return list;
+  const tmp = new Array<T>(list.length);
+  const sort = (lo: number, n: number): void => {
+    if (n <= 1) return;
+    const n1 = n >>> 1;
+    const n2 = n - n1;
+    sort(lo, n1);
+    sort(lo + n1, n2);
+    let i = lo;
+    let j = lo + n1;
+    let left = n1;
+    let right = n2;
+    let k = 0;
+    while (left > 0 && right > 0) {
+      if (cmp(list[i] as T, list[j] as T) <= 0) {
+        tmp[k++] = list[i++] as T;
+        left--;
+      } else {
+        tmp[k++] = list[j++] as T;
+        right--;
+      }
+    }
+    while (left-- > 0) tmp[k++] = list[i++] as T;
+    // What is left of the right run is already in place.
+    for (let m = 0; m < k; m++) list[lo + m] = tmp[m] as T;
+  };
+  sort(0, list.length);
+  return list;
+}
