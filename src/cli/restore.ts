@@ -1,0 +1,355 @@
+/**
+ * `ipvs restore [--dry-run] [FILE]`: makes the kernel's rules equal a file
+ * of ipvsadm-save (or `ipvs save --full`) output, without a flush.
+ *
+ * 1. The whole file is read, parsed with ipvsadm's grammar and checked
+ *    (duplicates, real servers without their service, values the kernel
+ *    would refuse). Any problem is reported as `line N: ...` and the command
+ *    exits 2 before touching the kernel.
+ * 2. The kernel's rule set is read (`IpvsClient.rules()`, no counters) and
+ *    `planChanges` computes the difference: unchanged entries are not
+ *    touched, changed ones are edited in place, new real servers are added
+ *    before old ones are removed, absent services are deleted last.
+ * 3. The plan is applied in one batch (`IpvsClient.apply`); each refusal is
+ *    reported with the line it came from, and the status is 255 if any.
+ *
+ * `--set` and `--start-daemon` lines (from `save --full`) are reconciled too
+ * when the file has them; a file without them leaves timeouts and daemons
+ * alone, as ipvsadm-restore does.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { Operation } from '../ipvs/client';
+import { completeDestinationConfig, completeServiceConfig } from '../ipvs/codec';
+import { IpvsError } from '../ipvs/errors';
+import { isFwmarkKey, type DaemonState, type DestinationRule, type ServiceKey, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
+import { planChanges, serviceId, type Plan } from '../ipvs/plan';
+import { destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
+import { serviceLines } from './format';
+import { CMD, FMT, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
+import { RESTORE_HELP } from './help';
+import { Exit, type Io } from './io';
+import { NeedsLookup, resolveHosts } from './names';
+import { daemonLine } from './save';
+import { openSession } from './session';
+
+/** What a restore file asks for. */
+export interface RestoreFile {
+  services: ServiceRule[];
+  /** The line each service key / real-server key object came from. */
+  lineOf: Map<object, number>;
+  /** From a `--set` line, if any. */
+  timeouts?: { value: Timeouts; line: number };
+  /** From `--start-daemon` lines; undefined when the file has none (daemons are then left alone). */
+  daemons?: Map<DaemonState, { daemon: SyncDaemon; line: number }>;
+}
+
+/** The words of a restore file line: blanks separate, a word starting with `#` starts a comment, `ipvsadm` words are dropped. */
+export function lineWords(line: string): string[] {
+  const words: string[] = [];
+  for (const w of line.split(/[ \t\r]+/)) {
+    if (w === '') continue;
+    if (w.startsWith('#')) break;
+    if (w !== 'ipvsadm') words.push(w);
+  }
+  return words;
+}
+
+function parseLine(words: string[]): CommandEntry | SpecialCommand {
+  return parseCommand(['ipvs', ...words], true);
+}
+
+/** Parses and checks a restore file. Returns the desired state, or the errors (`line N: ...`). */
+export async function readRestoreFile(text: string): Promise<RestoreFile | { errors: string[] }> {
+  const errors: string[] = [];
+  const services = new Map<string, { rule: ServiceRule; line: number }>();
+  const dests: { id: string; rule: DestinationRule; line: number }[] = [];
+  const file: RestoreFile = { services: [], lineOf: new Map() };
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1;
+    const words = lineWords(lines[i] as string);
+    if (words.length === 0) continue;
+    let e: CommandEntry | SpecialCommand;
+    try {
+      for (;;) {
+        try {
+          e = parseLine(words);
+          break;
+        } catch (x) {
+          if (!(x instanceof NeedsLookup)) throw x;
+          await resolveHosts([x.host]);
+        }
+      }
+    } catch (x) {
+      if (!(x instanceof UsageError)) throw x;
+      errors.push(`line ${n}: ${x.message.trimEnd()}`);
+      continue;
+    }
+    const fail = (msg: string): void => void errors.push(`line ${n}: ${msg}`);
+    if (e.cmd === 'help' || e.cmd === 'version') {
+      fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
+      continue;
+    }
+    switch (e.cmd) {
+      case CMD.FLUSH:
+        // "Start from an empty table": the diff reaches the file's state anyway.
+        break;
+      case CMD.ADD: {
+        const key = serviceKeyOf(e.svc);
+        const family = e.svc.af === 10 ? 'ipv6' : 'ipv4';
+        let config;
+        try {
+          config = completeServiceConfig(family, serviceConfigOf(e.svc));
+        } catch (x) {
+          if (!(x instanceof IpvsError)) throw x;
+          fail(x.message);
+          break;
+        }
+        const id = serviceId(key);
+        const seen = services.get(id);
+        if (seen) {
+          fail(`${id} is already defined at line ${seen.line}`);
+          break;
+        }
+        const rule: ServiceRule = { key, family, config, destinations: [] };
+        services.set(id, { rule, line: n });
+        file.lineOf.set(key, n);
+        break;
+      }
+      case CMD.ADDDEST: {
+        let config;
+        try {
+          config = completeDestinationConfig(destConfigOf(e.dest));
+        } catch (x) {
+          if (!(x instanceof IpvsError)) throw x;
+          fail(x.message);
+          break;
+        }
+        const key = destKeyOf(e.dest);
+        const rule: DestinationRule = { key, family: e.dest.af === 10 ? 'ipv6' : 'ipv4', config };
+        dests.push({ id: serviceId(serviceKeyOf(e.svc)), rule, line: n });
+        file.lineOf.set(key, n);
+        break;
+      }
+      case CMD.TIMEOUT:
+        if (file.timeouts) fail(`timeouts are already set at line ${file.timeouts.line}`);
+        else file.timeouts = { value: e.timeouts, line: n };
+        break;
+      case CMD.STARTDAEMON: {
+        file.daemons ??= new Map();
+        const seen = file.daemons.get(e.daemon.state);
+        if (seen) fail(`the ${e.daemon.state} sync daemon is already defined at line ${seen.line}`);
+        else file.daemons.set(e.daemon.state, { daemon: daemonOf(e.daemon), line: n });
+        break;
+      }
+      default:
+        fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
+    }
+  }
+  const destSeen = new Map<string, number>();
+  for (const d of dests) {
+    const s = services.get(d.id);
+    if (!s) {
+      errors.push(`line ${d.line}: ${d.id} has no -A line in this file`);
+      continue;
+    }
+    const did = `${d.id} ${d.rule.key.address} ${d.rule.key.port}`;
+    const prev = destSeen.get(did);
+    if (prev !== undefined) {
+      errors.push(`line ${d.line}: this real server is already defined at line ${prev}`);
+      continue;
+    }
+    destSeen.set(did, d.line);
+    s.rule.destinations.push(d.rule);
+  }
+  if (errors.length) return { errors };
+  file.services = [...services.values()].map((s) => s.rule);
+  return file;
+}
+
+/** A service or real server in ipvsadm syntax (numeric), for plans and messages. */
+function ruleText(service: ServiceRule, dest?: DestinationRule): string {
+  const out: string[] = [];
+  serviceLines(out, { ...service, destinations: dest ? [dest] : [] }, FMT.RULE | FMT.NUMERIC, { thresholds: true });
+  return (dest ? (out[2] as string) : (out[0] as string));
+}
+
+function keyText(key: ServiceKey): string {
+  const out: string[] = [];
+  const family = isFwmarkKey(key) ? key.family : key.address.includes(':') ? 'ipv6' : 'ipv4';
+  serviceLines(out, { key, family, config: { scheduler: '', persistent: false, timeout: 0, netmask: 0, onePacket: false, schedFlags: [] }, destinations: [] }, FMT.RULE | FMT.NUMERIC);
+  // "-A <svc> -s " -> "<svc>"
+  return (out[0] as string).slice(3, (out[0] as string).lastIndexOf(' -s '));
+}
+
+/** One operation in ipvsadm syntax, as --dry-run prints it. */
+export function operationText(op: Operation, want: Map<object, ServiceRule>): string {
+  switch (op.type) {
+    case 'add-service':
+    case 'edit-service': {
+      const s = want.get(op.service) as ServiceRule;
+      const t = ruleText(s);
+      return op.type === 'add-service' ? `+ ${t}` : `~ -E${t.slice(2)}`;
+    }
+    case 'add-destination':
+    case 'edit-destination': {
+      const s = want.get(op.service) as ServiceRule;
+      const d = s.destinations.find((x) => x.key === op.destination) as DestinationRule;
+      const t = ruleText(s, d);
+      return op.type === 'add-destination' ? `+ ${t}` : `~ -e${t.slice(2)}`;
+    }
+    case 'delete-destination':
+      return `- -d ${keyText(op.service)} -r ${op.destination.address.includes(':') ? `[${op.destination.address}]` : op.destination.address}:${op.destination.port}`;
+    case 'delete-service':
+      return `- -D ${keyText(op.service)}`;
+    default:
+      return `? ${op.type}`;
+  }
+}
+
+function summaryText(p: Plan): string {
+  const s = p.summary;
+  return (
+    `services: ${s.addServices} to add, ${s.editServices} to edit, ${s.deleteServices} to delete; ` +
+    `real servers: ${s.addDestinations} to add, ${s.editDestinations} to edit, ${s.deleteDestinations} to delete; ` +
+    `${s.unchanged} unchanged`
+  );
+}
+
+function sameDaemon(a: SyncDaemon, b: SyncDaemon): boolean {
+  const opt = (x: number | undefined, y: number | undefined): boolean => x === undefined || y === undefined || x === y;
+  return (
+    a.interface === b.interface &&
+    a.syncId === b.syncId &&
+    opt(a.maxLen, b.maxLen) &&
+    opt(a.port, b.port) &&
+    opt(a.ttl, b.ttl) &&
+    (a.group === undefined || b.group === undefined || a.group === b.group)
+  );
+}
+
+/** Runs `ipvs restore ARGS`. */
+export async function restoreCommand(args: string[], io: Io): Promise<number> {
+  let dryRun = false;
+  let path: string | undefined;
+  for (const a of args) {
+    if (a === '--dry-run') dryRun = true;
+    else if (a === '-h' || a === '--help') {
+      io.out(RESTORE_HELP);
+      return 0;
+    } else if (a.startsWith('-') && a !== '-') {
+      io.err(`ipvs restore: unknown option '${a}'\n${RESTORE_HELP}`);
+      return 2;
+    } else if (path !== undefined) {
+      io.err(`ipvs restore: one file at most (got '${path}' and '${a}')\n`);
+      return 2;
+    } else path = a;
+  }
+  let text: string;
+  try {
+    text = path === undefined || path === '-' ? readFileSync(0, 'latin1') : readFileSync(path, 'latin1');
+  } catch (e) {
+    io.err(`ipvs restore: cannot read ${path ?? 'stdin'}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const progress = process.stderr.isTTY ? (s: string): void => void process.stderr.write(`\r\x1b[K${s}`) : undefined;
+  progress?.('ipvs restore: checking the file');
+  const parsed = await readRestoreFile(text);
+  if ('errors' in parsed) {
+    progress?.('');
+    for (const m of parsed.errors) io.err(`ipvs restore: ${m}\n`);
+    io.err(`ipvs restore: ${parsed.errors.length} error(s); nothing was changed\n`);
+    return 2;
+  }
+  const { client } = await openSession(io);
+  try {
+    progress?.('ipvs restore: reading the kernel rules');
+    let current;
+    let timeouts: Timeouts | undefined;
+    let daemons: SyncDaemon[] = [];
+    try {
+      current = await client.rules();
+      if (parsed.timeouts) timeouts = await client.getTimeouts();
+      if (parsed.daemons) daemons = await client.listDaemons();
+    } catch (e) {
+      progress?.('');
+      io.err(`ipvs restore: cannot read the kernel rules: ${(e as Error).message}\n`);
+      throw new Exit(1);
+    }
+    // ipvsadm cannot say "local": -g means direct routing, and the kernel
+    // may report a local address as local; both are the same rule here.
+    for (const s of current) for (const d of s.destinations) if (d.config.forwarding === 'local') d.config.forwarding = 'route';
+    const plan = planChanges(current, parsed.services);
+    const want = new Map<object, ServiceRule>();
+    for (const s of parsed.services) want.set(s.key, s);
+
+    const extra: { text: string; run: () => Promise<void>; line?: number; before: boolean }[] = [];
+    if (parsed.timeouts && timeouts) {
+      const t = parsed.timeouts.value;
+      const changes = (t.tcp && t.tcp !== timeouts.tcp) || (t.tcpFin && t.tcpFin !== timeouts.tcpFin) || (t.udp && t.udp !== timeouts.udp);
+      if (changes) extra.push({ text: `~ --set ${t.tcp} ${t.tcpFin} ${t.udp}`, run: () => client.setTimeouts(t), line: parsed.timeouts.line, before: true });
+    }
+    if (parsed.daemons) {
+      for (const state of ['master', 'backup'] as DaemonState[]) {
+        const now = daemons.find((d) => d.state === state);
+        const wanted = parsed.daemons.get(state);
+        if (now && wanted && sameDaemon(now, wanted.daemon)) continue;
+        if (now) extra.push({ text: `- --stop-daemon ${state}`, run: () => client.stopDaemon(state), before: true });
+        if (wanted) extra.push({ text: `+ ${daemonLine(wanted.daemon).trimEnd()}`, run: () => client.startDaemon(wanted.daemon), line: wanted.line, before: false });
+      }
+    }
+
+    if (dryRun) {
+      progress?.('');
+      const out: string[] = [];
+      for (const x of extra) if (x.before) out.push(x.text, '\n');
+      for (const op of plan.operations) out.push(operationText(op, want), '\n');
+      for (const x of extra) if (!x.before) out.push(x.text, '\n');
+      out.push(`# ${summaryText(plan)}\n`);
+      io.out(out.join(''));
+      return 0;
+    }
+
+    let failed = 0;
+    const report = (line: number | undefined, what: string, e: unknown): void => {
+      failed++;
+      progress?.('');
+      io.err(`ipvs restore: ${line !== undefined ? `line ${line}: ` : ''}${what}: ${(e as Error).message}\n`);
+    };
+    for (const x of extra) {
+      if (!x.before) continue;
+      try {
+        await x.run();
+      } catch (e) {
+        report(x.line, x.text.slice(2), e);
+      }
+    }
+    const ops = plan.operations;
+    // On a terminal, apply in slices to show progress; otherwise in one batch.
+    const slice = progress ? 5000 : ops.length || 1;
+    for (let from = 0; from < ops.length; from += slice) {
+      progress?.(`ipvs restore: applying ${from}/${ops.length}`);
+      const part = ops.slice(from, from + slice);
+      const r = await client.apply(part);
+      for (const f of r.failures) {
+        const op = f.operation;
+        const line = 'destination' in op && op.type !== 'delete-destination' ? parsed.lineOf.get(op.destination) : op.type === 'add-service' || op.type === 'edit-service' ? parsed.lineOf.get(op.service) : undefined;
+        report(line, operationText(op, want).slice(2), f.error);
+      }
+    }
+    for (const x of extra) {
+      if (x.before) continue;
+      try {
+        await x.run();
+      } catch (e) {
+        report(x.line, x.text.slice(2), e);
+      }
+    }
+    progress?.('');
+    return failed ? 255 : 0;
+  } finally {
+    client.close();
+  }
+}
