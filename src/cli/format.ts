@@ -82,12 +82,17 @@ export function title(format: number): string {
   return '';
 }
 
-/** `print_sched_flags`: the scheduler's own names; sh and mh have no name for the third bit. */
-function schedFlagsText(bits: number, scheduler: string): string {
+/**
+ * `print_sched_flags`: the scheduler's own names. ipvsadm has no sh/mh name
+ * for the third bit and prints nothing for it; `all` (save --full) names it
+ * `flag-3`, which ipvsadm accepts with any scheduler.
+ */
+function schedFlagsText(bits: number, scheduler: string, all = false): string {
   const f: string[] = [];
   if (scheduler === 'sh' || scheduler === 'mh') {
     if (bits & SCHED1) f.push(`${scheduler}-fallback`);
     if (bits & SCHED2) f.push(`${scheduler}-port`);
+    if (all && bits & SCHED3) f.push('flag-3');
   } else {
     if (bits & SCHED1) f.push('flag-1');
     if (bits & SCHED2) f.push('flag-2');
@@ -119,8 +124,9 @@ function tunInfo(d: ListedDest): string | undefined {
   return s.slice(0, 15);
 }
 
-/** Options that `ipvs save --full` adds to a real server line (ipvsadm-save drops thresholds). */
+/** What `ipvs save --full` keeps that ipvsadm-save drops. */
 export interface RuleExtras {
+  /** Real server thresholds (-x, -y). */
   thresholds: boolean;
 }
 
@@ -162,7 +168,7 @@ export function serviceLines(out: string[], s: ListedService, format: number, ex
     }
     if (cfg.persistenceEngine) line += ` --pe ${cfg.persistenceEngine}`;
     if (cfg.onePacket) line += ' -o';
-    if (anySched) line += ` -b ${schedFlagsText(bits, cfg.scheduler)}`;
+    if (anySched) line += ` -b ${schedFlagsText(bits, cfg.scheduler, extras !== undefined)}`;
     out.push(line, '\n');
   } else if (format & (FMT.STATS | FMT.RATE)) {
     let line = name.padEnd(33);

@@ -458,8 +458,9 @@ function parseTimeout(text: string | undefined, min: number, max: number): numbe
   return v;
 }
 
-function parseFwmark(text: string): number {
+function parseFwmark(text: string, signed: boolean): number {
   const r = strtol10(text);
+  if (signed && r.value < 0n && r.value >= -2147483648n && r.end === text.length && r.end !== 0) return Number(BigInt.asUintN(32, r.value));
   // ipvsadm keeps strtol's result in an unsigned long: negatives wrap to huge values.
   const v = BigInt.asUintN(64, r.value);
   if (r.end !== text.length || r.end === 0 || r.erange || v === 0n || v > 0xffffffffn) {
@@ -547,12 +548,24 @@ function truncate(s: string, keep: number): string {
   return s.length > keep ? s.slice(0, keep) : s;
 }
 
+/** How {@link parseCommand} reads a line. */
+export interface ParseOptions {
+  /** A line of `-R` input (or of a restore file): a nested `-R` is refused. */
+  replaying?: boolean;
+  /**
+   * Accept negative firewall marks as the unsigned marks they stand for:
+   * Debian's ipvsadm-save writes marks of 2^31 and more with %d
+   * (`-f -1294967296` for 3000000000). Only `ipvs restore` reads them.
+   */
+  signedMarks?: boolean;
+}
+
 /**
  * Parses one ipvsadm command line (argv[0] is the program name) and runs
  * ipvsadm's checks. Returns what to do, or throws {@link UsageError}.
- * `replaying` is true for the lines of `-R` input (a nested `-R` is refused).
  */
-export function parseCommand(argv: readonly string[], replaying = false): CommandEntry | SpecialCommand {
+export function parseCommand(argv: readonly string[], options: ParseOptions = {}): CommandEntry | SpecialCommand {
+  const replaying = options.replaying ?? false;
   const e = newEntry();
   const popt = new Popt<OptId>(argv, TABLE);
   const first = popt.next();
@@ -621,7 +634,7 @@ export function parseCommand(argv: readonly string[], replaying = false): Comman
         setOption(e, OPT.SERVICE);
         svc.af = AF_INET;
         svc.protocol = IPPROTO_TCP;
-        svc.fwmark = parseFwmark(arg);
+        svc.fwmark = parseFwmark(arg, options.signedMarks ?? false);
         break;
       case 's':
         setOption(e, OPT.SCHEDULER);

@@ -93,7 +93,7 @@ export function* streamLines(text: string): Generator<string[]> {
 export async function parseResolving(argv: string[], replaying: boolean): Promise<CommandEntry | SpecialCommand> {
   for (;;) {
     try {
-      return parseCommand(argv, replaying);
+      return parseCommand(argv, { replaying });
     } catch (e) {
       if (!(e instanceof NeedsLookup)) throw e;
       await resolveHosts([e.host]);

@@ -44,7 +44,12 @@ export interface RestoreFile {
   daemons?: Map<DaemonState, { daemon: SyncDaemon; line: number }>;
 }
 
-/** The words of a restore file line: blanks separate, a word starting with `#` starts a comment, `ipvsadm` words are dropped. */
+/**
+ * The words of a restore file line: blanks separate, a word starting with
+ * `#` starts a comment, `ipvsadm` words are dropped. A `-b` ending a line
+ * is dropped too: ipvsadm-save writes `-b ` with nothing after it for the
+ * scheduler flags it has no name for (the third flag of sh and mh).
+ */
 export function lineWords(line: string): string[] {
   const words: string[] = [];
   for (const w of line.split(/[ \t\r]+/)) {
@@ -52,16 +57,28 @@ export function lineWords(line: string): string[] {
     if (w.startsWith('#')) break;
     if (w !== 'ipvsadm') words.push(w);
   }
+  const last = words[words.length - 1];
+  if (words[0] === '-A' && (last === '-b' || last === '--sched-flags')) words.pop();
   return words;
 }
 
+/** A value ipvsadm would send but the kernel refuses, said in ipvsadm's terms. */
+function refusedValue(e: IpvsError, c: CommandEntry): string {
+  const field = (e as { field?: string }).field ?? '';
+  if (field.endsWith('lowerThreshold')) {
+    return `the lower threshold (-y ${c.dest.lThreshold}) must not exceed the upper threshold (-x ${c.dest.uThreshold}); the kernel refuses it`;
+  }
+  if (field.endsWith('persistenceEngine')) return `persistence engine '${c.svc.pe}' is longer than the kernel's 15 characters`;
+  return e.message;
+}
+
 function parseLine(words: string[]): CommandEntry | SpecialCommand {
-  return parseCommand(['ipvs', ...words], true);
+  return parseCommand(['ipvs', ...words], { replaying: true, signedMarks: true });
 }
 
 /** Parses and checks a restore file. Returns the desired state, or the errors (`line N: ...`). */
 export async function readRestoreFile(text: string): Promise<RestoreFile | { errors: string[] }> {
-  const errors: string[] = [];
+  const errors: { line: number; text: string }[] = [];
   const services = new Map<string, { rule: ServiceRule; line: number }>();
   const dests: { id: string; rule: DestinationRule; line: number }[] = [];
   const file: RestoreFile = { services: [], lineOf: new Map() };
@@ -84,10 +101,10 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
       }
     } catch (x) {
       if (!(x instanceof UsageError)) throw x;
-      errors.push(`line ${n}: ${x.message.trimEnd()}`);
+      errors.push({ line: n, text: x.message.trimEnd() });
       continue;
     }
-    const fail = (msg: string): void => void errors.push(`line ${n}: ${msg}`);
+    const fail = (msg: string): void => void errors.push({ line: n, text: msg });
     if (e.cmd === 'help' || e.cmd === 'version') {
       fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
       continue;
@@ -104,7 +121,7 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           config = completeServiceConfig(family, serviceConfigOf(e.svc));
         } catch (x) {
           if (!(x instanceof IpvsError)) throw x;
-          fail(x.message);
+          fail(refusedValue(x, e));
           break;
         }
         const id = serviceId(key);
@@ -124,7 +141,7 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           config = completeDestinationConfig(destConfigOf(e.dest));
         } catch (x) {
           if (!(x instanceof IpvsError)) throw x;
-          fail(x.message);
+          fail(refusedValue(x, e));
           break;
         }
         const key = destKeyOf(e.dest);
@@ -152,19 +169,19 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   for (const d of dests) {
     const s = services.get(d.id);
     if (!s) {
-      errors.push(`line ${d.line}: ${d.id} has no -A line in this file`);
+      errors.push({ line: d.line, text: `${d.id} has no -A line in this file` });
       continue;
     }
     const did = `${d.id} ${d.rule.key.address} ${d.rule.key.port}`;
     const prev = destSeen.get(did);
     if (prev !== undefined) {
-      errors.push(`line ${d.line}: this real server is already defined at line ${prev}`);
+      errors.push({ line: d.line, text: `this real server is already defined at line ${prev}` });
       continue;
     }
     destSeen.set(did, d.line);
     s.rule.destinations.push(d.rule);
   }
-  if (errors.length) return { errors };
+  if (errors.length) return { errors: errors.sort((a, b) => a.line - b.line).map((e) => `line ${e.line}: ${e.text}`) };
   file.services = [...services.values()].map((s) => s.rule);
   return file;
 }
