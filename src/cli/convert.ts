@@ -11,12 +11,24 @@ import type { DestinationConfig, DestinationKey, ServiceConfig, ServiceKey, Sync
 import { inetNtoa } from './cparse';
 import { FWD, SVC_F, TUN_F, type DaemonEntry, type DestEntry, type SvcEntry } from './grammar';
 
+// The parser hands out one buffer per distinct address text: remember its text form.
+const texts = new WeakMap<Buffer, string>();
+
+function addressText(addr: Buffer, family: 'ipv4' | 'ipv6'): string {
+  let t = texts.get(addr);
+  if (t === undefined) {
+    t = formatAddress(addr, family);
+    texts.set(addr, t);
+  }
+  return t;
+}
+
 /** The service key of a parsed service. */
 export function serviceKeyOf(svc: SvcEntry): ServiceKey {
   const family = svc.af === AF_INET6 ? 'ipv6' : 'ipv4';
   if (svc.fwmark) return { fwmark: svc.fwmark, family };
   const protocol = svc.protocol === IPPROTO_UDP ? 'udp' : svc.protocol === IPPROTO_SCTP ? 'sctp' : 'tcp';
-  return { protocol, address: formatAddress(svc.addr, family), port: svc.port };
+  return { protocol, address: addressText(svc.addr, family), port: svc.port };
 }
 
 /** ipvsadm sends no service to ZERO when it names none or only 0.0.0.0:0 (libipvs `ipvs_zero_service`). */
@@ -43,7 +55,7 @@ export function serviceConfigOf(svc: SvcEntry): ServiceConfig {
 
 /** The real server key of a parsed -r. */
 export function destKeyOf(dest: DestEntry): DestinationKey {
-  return { address: formatAddress(dest.addr, dest.af === AF_INET6 ? 'ipv6' : 'ipv4'), port: dest.port };
+  return { address: addressText(dest.addr, dest.af === AF_INET6 ? 'ipv6' : 'ipv4'), port: dest.port };
 }
 
 const FWD_NAMES = { [FWD.MASQ]: 'masq', [FWD.LOCALNODE]: 'local', [FWD.TUNNEL]: 'tunnel', [FWD.DROUTE]: 'route' } as const;

@@ -53,6 +53,18 @@ export function strtol10(s: string, start = 0): { value: bigint; end: number; er
  * [min, max] (leading blanks and a sign allowed, as strtol does); -1 otherwise.
  */
 export function stringToNumber(s: string, min: number, max: number): number {
+  // The common case, plain digits that fit a double exactly, without BigInt:
+  // a restore converts hundreds of thousands of them.
+  if (s.length > 0 && s.length <= 15) {
+    let v = 0;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+    }
+    if (i === s.length) return v >= min && v <= max ? v : -1;
+  }
   const r = strtol10(s);
   if (r.end === 0 || r.end !== s.length || r.erange) return -1;
   if (r.value < BigInt(min) || r.value > BigInt(max)) return -1;
@@ -64,25 +76,29 @@ export function atoi(s: string): number {
   return Number(BigInt.asIntN(32, strtol10(s).value));
 }
 
-/** `strtoul(s, &end, 0)` from a digit: base by prefix (0x hex, 0 octal). Returns the value and where it stopped. */
-function strtoul0(s: string, i: number): { value: bigint; end: number } {
-  let base = 10n;
+/**
+ * `strtoul(s, &end, 0)` from a digit: base by prefix (0x hex, 0 octal).
+ * Returns the value (Infinity past 2^32, which every caller refuses) and
+ * where it stopped.
+ */
+function strtoul0(s: string, i: number): { value: number; end: number } {
+  let base = 10;
   let j = i;
   if (s[j] === '0') {
     if ((s[j + 1] === 'x' || s[j + 1] === 'X') && hexValue(s[j + 2]) >= 0) {
-      base = 16n;
+      base = 16;
       j += 2;
-    } else base = 8n;
+    } else base = 8;
   }
-  let v = 0n;
+  let v = 0;
   const from = j;
   for (;;) {
     const d = hexValue(s[j]);
-    if (d < 0 || BigInt(d) >= base) break;
-    v = v * base + BigInt(d);
+    if (d < 0 || d >= base) break;
+    v = v > 0xffffffff ? Infinity : v * base + d;
     j++;
   }
-  if (j === from && base === 8n) j = i + 1; // a lone "0"
+  if (j === from && base === 8) j = i + 1; // a lone "0"
   return { value: v, end: j };
 }
 
@@ -92,28 +108,29 @@ function strtoul0(s: string, i: number): { value: bigint; end: number } {
  * are ignored. Returns the 4 address bytes, or null.
  */
 export function inetAton(s: string): Buffer | null {
-  const parts: bigint[] = [];
+  const parts: number[] = [];
   let i = 0;
-  let val = 0n;
+  let val = 0;
   for (;;) {
     if (!isDigit(s[i])) return null;
     const r = strtoul0(s, i);
-    if (r.value > 0xffffffffn) return null;
+    if (r.value > 0xffffffff) return null;
     val = r.value;
     i = r.end;
     if (s[i] === '.') {
-      if (parts.length > 2 || val > 0xffn) return null;
+      if (parts.length > 2 || val > 0xff) return null;
       parts.push(val);
       i++;
     } else break;
   }
   if (i < s.length && !isCSpace(s[i])) return null;
-  const max = [0xffffffffn, 0xffffffn, 0xffffn, 0xffn][parts.length] as bigint;
+  const max = [0xffffffff, 0xffffff, 0xffff, 0xff][parts.length] as number;
   if (val > max) return null;
+  // The last part fills the bytes the earlier parts leave.
   let word = val;
-  parts.forEach((p, k) => (word |= p << BigInt(24 - 8 * k)));
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(Number(word), 0);
+  parts.forEach((p, k) => (word += p * 2 ** (24 - 8 * k)));
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(word, 0);
   return b;
 }
 

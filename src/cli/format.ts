@@ -16,7 +16,8 @@ import { schedFlagBits } from '../ipvs/codec';
 import { isFwmarkKey, type Destination, type DestinationRule, type Info, type Protocol, type ServiceEntry, type ServiceRule } from '../ipvs/model';
 import { FMT } from './grammar';
 import { hostName, portToService } from './names';
-import { compareDestinations, glibcSort } from './sort';
+import type { Lines } from './sink';
+import { sortDestinations } from './sort';
 
 /** A service as listings need it: a rule set entry, or a snapshot entry with counters. */
 export type ListedService = ServiceRule | ServiceEntry;
@@ -135,7 +136,7 @@ export interface RuleExtras {
  * them for `format` (FMT_RULE: the -S lines). Real servers are sorted
  * unless FMT_NOSORT.
  */
-export function serviceLines(out: string[], s: ListedService, format: number, extras?: RuleExtras): void {
+export function serviceLines(out: Lines, s: ListedService, format: number, extras?: RuleExtras): void {
   const k = s.key;
   const cfg = s.config;
   const v6 = s.family === 'ipv6';
@@ -195,8 +196,8 @@ export function serviceLines(out: string[], s: ListedService, format: number, ex
     out.push(line, '\n');
   }
 
-  let dests: ListedDest[] = s.destinations;
-  if (!(format & FMT.NOSORT)) dests = glibcSort(dests.slice(), compareDestinations);
+  let dests: readonly ListedDest[] = s.destinations;
+  if (!(format & FMT.NOSORT)) dests = sortDestinations(dests);
   for (const d of dests) {
     let dname = addrPortName(d.key.address, d.key.port, proto, format);
     if (!(format & FMT.RULE) && d.family !== 'ipv6' && dname.length > 28) dname = dname.slice(0, 28);

@@ -394,6 +394,23 @@ function hostOrderU32(v: number): Buffer {
 }
 
 /**
+ * Address texts already converted (inet_pton6 or inet_aton only, never host
+ * names, which can change): a restore names the same few addresses tens of
+ * thousands of times. The buffers are shared and never written.
+ */
+const numeric = new Map<string, Buffer | null>();
+
+/** inet_pton(AF_INET6), remembered (misses too: most texts are IPv4). */
+function ipv6Address(text: string): Buffer | null {
+  const hit = numeric.get(text);
+  if (hit !== undefined) return hit;
+  const v6 = inetPton6(text);
+  if (numeric.size > 65536) numeric.clear();
+  numeric.set(text, v6);
+  return v6;
+}
+
+/**
  * ipvsadm's `parse_service`: `[v6]:port`, a bare IPv6 address (no port), or
  * an IPv4 address or host name with an optional `:port` (number or service
  * name for the protocol). Returns SERVICE_ADDR|SERVICE_PORT bits (0 when it
@@ -413,7 +430,7 @@ function parseService(text: string, t: AddrTarget): number {
     if (after[0] !== ':') return 0;
     bracketPort = after.slice(1);
   }
-  const v6 = inetPton6(buf);
+  const v6 = ipv6Address(buf);
   if (v6) {
     t.addr = v6;
     t.af = AF_INET6;
@@ -425,11 +442,9 @@ function parseService(text: string, t: AddrTarget): number {
       portText = buf.slice(colon + 1);
       buf = buf.slice(0, colon);
     }
-    const a = inetAton(buf) ?? hostToAddr(buf);
+    const a = ipv4Address(buf);
     if (!a) return 0;
-    const addr = Buffer.alloc(16);
-    a.copy(addr);
-    t.addr = addr;
+    t.addr = a;
     t.af = AF_INET;
   }
   let result = SERVICE_ADDR;
@@ -444,6 +459,25 @@ function parseService(text: string, t: AddrTarget): number {
     t.port = port;
   }
   return result;
+}
+
+const numeric4 = new Map<string, Buffer>();
+
+/** inet_aton, else a host name (gethostbyname): 16 bytes, IPv4 in the first four; null if neither. */
+function ipv4Address(text: string): Buffer | null {
+  const hit = numeric4.get(text);
+  if (hit) return hit;
+  const a = inetAton(text);
+  const b = a ?? hostToAddr(text);
+  if (!b) return null;
+  const addr = Buffer.alloc(16);
+  b.copy(addr);
+  // Only numeric forms are kept: what a name resolves to may change.
+  if (a) {
+    if (numeric4.size > 65536) numeric4.clear();
+    numeric4.set(text, addr);
+  }
+  return addr;
 }
 
 /** ipvsadm's `parse_netmask` for IPv4: inet_aton, else a host name. */
@@ -503,24 +537,28 @@ function parseSchedFlags(sched: string, arg: string): number {
 
 // ---------------------------------------------------------------- entries
 
+// Shared, never written: parsers replace these buffers, they do not fill them.
+const ZERO16 = Buffer.alloc(16);
+const MASK32 = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+
 function newEntry(): CommandEntry {
   return {
     cmd: CMD.NONE,
     svc: {
       af: 0,
       protocol: 0,
-      addr: Buffer.alloc(16),
+      addr: ZERO16,
       port: 0,
       fwmark: 0,
       sched: '',
       flags: 0,
       timeout: 0,
-      netmask: Buffer.from([0xff, 0xff, 0xff, 0xff]),
+      netmask: MASK32,
       pe: '',
     },
     dest: {
       af: 0,
-      addr: Buffer.alloc(16),
+      addr: ZERO16,
       port: 0,
       fwd: FWD.DROUTE,
       weight: 1,
@@ -530,7 +568,7 @@ function newEntry(): CommandEntry {
       tunPort: 0,
       tunFlags: 0,
     },
-    daemon: { state: 'master', ifname: '', syncId: 0, maxLen: 0, groupAf: 0, group: Buffer.alloc(16), port: 0, ttl: 0 },
+    daemon: { state: 'master', ifname: '', syncId: 0, maxLen: 0, groupAf: 0, group: ZERO16, port: 0, ttl: 0 },
     timeouts: { tcp: 0, tcpFin: 0, udp: 0 },
     has: new Array<boolean>(OPT_NAMES.length).fill(false),
     format: 0,

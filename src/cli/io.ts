@@ -6,7 +6,7 @@
 
 /** Where a command writes. Writes are synchronous and in order (stdout and stderr may be one file). */
 export interface Io {
-  out(text: string): void;
+  out(text: string | Buffer): void;
   err(text: string): void;
 }
 

@@ -72,6 +72,7 @@ async function ipvsadm(argv: string[]): Promise<number> {
     return await run.runChange(e, ctx);
   } finally {
     session.client.close();
+    (require('./timing') as typeof import('./timing')).report(e.cmd === CMD.SAVE ? '-S' : 'command');
   }
 }
 

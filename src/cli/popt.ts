@@ -38,6 +38,13 @@ export type PoptResult<Id> =
   | { error: typeof BADOPT | typeof NOARG | typeof UNWANTEDARG }
   | null;
 
+interface Index<Id> {
+  byLong: Map<string, OptionSpec<Id>>;
+  byShort: Map<string, OptionSpec<Id>>;
+}
+
+const indexes = new WeakMap<readonly OptionSpec<unknown>[], Index<unknown>>();
+
 /** A parsing context over one argv (argv[0] is the program name). */
 export class Popt<Id> {
   private next_ = 1;
@@ -47,8 +54,8 @@ export class Popt<Id> {
   private readonly posix: boolean = false;
   private readonly leftovers: string[] = [];
   private nextLeftover = 0;
-  private readonly byLong = new Map<string, OptionSpec<Id>>();
-  private readonly byShort = new Map<string, OptionSpec<Id>>();
+  private readonly byLong: Map<string, OptionSpec<Id>>;
+  private readonly byShort: Map<string, OptionSpec<Id>>;
 
   constructor(
     private readonly argv: readonly string[],
@@ -57,10 +64,18 @@ export class Popt<Id> {
     // popt stops at the first word that is not an option when either of
     // these is set (POPT_CONTEXT_POSIXMEHARDER).
     if (process.env.POSIXLY_CORRECT !== undefined || process.env.POSIX_ME_HARDER !== undefined) this.posix = true;
-    for (const o of table) {
-      if (o.long !== undefined) this.byLong.set(o.long, o);
-      if (o.short !== undefined) this.byShort.set(o.short, o);
+    // A restore parses tens of thousands of lines with one table: index it once.
+    let index = indexes.get(table) as Index<Id> | undefined;
+    if (!index) {
+      index = { byLong: new Map(), byShort: new Map() };
+      for (const o of table) {
+        if (o.long !== undefined) index.byLong.set(o.long, o);
+        if (o.short !== undefined) index.byShort.set(o.short, o);
+      }
+      indexes.set(table, index);
     }
+    this.byLong = index.byLong;
+    this.byShort = index.byShort;
   }
 
   /** The next option; `null` at the end. */

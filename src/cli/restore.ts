@@ -20,10 +20,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Operation } from '../ipvs/client';
-import { completeDestinationConfig, completeServiceConfig } from '../ipvs/codec';
+import { checkDestinationInput, completeServiceConfig, serviceKeyText } from '../ipvs/codec';
 import { IpvsError } from '../ipvs/errors';
-import { isFwmarkKey, type DaemonState, type DestinationRule, type ServiceKey, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
-import { planChanges, serviceId, type Plan } from '../ipvs/plan';
+import { isFwmarkKey, type DaemonState, type DestinationConfig, type DestinationRule, type ServiceKey, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
+import { planChanges, type Plan } from '../ipvs/plan';
 import { destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
 import { serviceLines } from './format';
 import { CMD, FMT, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
@@ -32,12 +32,13 @@ import { Exit, type Io } from './io';
 import { NeedsLookup, resolveHosts } from './names';
 import { daemonLine } from './save';
 import { openSession } from './session';
+import { mark, report } from './timing';
 
 /** What a restore file asks for. */
 export interface RestoreFile {
   services: ServiceRule[];
-  /** The line each service key / real-server key object came from. */
-  lineOf: Map<object, number>;
+  /** The line a service key or real-server key object (of `services`) came from. */
+  lineOf(key: object): number | undefined;
   /** From a `--set` line, if any. */
   timeouts?: { value: Timeouts; line: number };
   /** From `--start-daemon` lines; undefined when the file has none (daemons are then left alone). */
@@ -52,9 +53,19 @@ export interface RestoreFile {
  */
 export function lineWords(line: string): string[] {
   const words: string[] = [];
-  for (const w of line.split(/[ \t\r]+/)) {
-    if (w === '') continue;
-    if (w.startsWith('#')) break;
+  // A scanner rather than split(/regex/): a restore reads 55,000 lines.
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    let c = line.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 13) {
+      i++;
+      continue;
+    }
+    if (c === 35) break; // '#'
+    const start = i;
+    while (i < n && (c = line.charCodeAt(i)) !== 32 && c !== 9 && c !== 13) i++;
+    const w = line.slice(start, i);
     if (w !== 'ipvsadm') words.push(w);
   }
   const last = words[words.length - 1];
@@ -78,15 +89,36 @@ function parseLine(words: string[]): CommandEntry | SpecialCommand {
 
 /** Parses and checks a restore file. Returns the desired state, or the errors (`line N: ...`). */
 export async function readRestoreFile(text: string): Promise<RestoreFile | { errors: string[] }> {
+  // A full load is 55,000 lines, and under UML every object kept alive costs
+  // (see DEVELOPERS.md): per real server only what the plan needs is kept
+  // (key, configuration, rule) and its line as a plain number.
   const errors: { line: number; text: string }[] = [];
-  const services = new Map<string, { rule: ServiceRule; line: number }>();
-  const dests: { id: string; rule: DestinationRule; line: number }[] = [];
-  const file: RestoreFile = { services: [], lineOf: new Map() };
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) {
-    const n = i + 1;
-    const words = lineWords(lines[i] as string);
+  interface Entry {
+    rule: ServiceRule;
+    line: number;
+    destLines: number[];
+  }
+  const services = new Map<string, Entry>();
+  /** Real servers seen before their service's -A line. */
+  const pending: { id: string; rule: DestinationRule; line: number }[] = [];
+  let timeouts: RestoreFile['timeouts'];
+  let daemons: RestoreFile['daemons'];
+  // Consecutive -a lines name the same service: remember the last one.
+  let lastSvc: CommandEntry['svc'] | undefined;
+  let lastId = '';
+  // Most real servers share a handful of configurations: share the objects
+  // too (nothing writes them; the plan and apply only read them).
+  const configs = new Map<string, DestinationConfig>();
+  // Line by line without split(): 55,000 line strings alive at once cost
+  // more under UML than reading them one at a time.
+  let n = 0;
+  for (let at = 0; at < text.length; ) {
+    let eol = text.indexOf('\n', at);
+    if (eol < 0) eol = text.length;
+    const line = text.slice(at, eol);
+    at = eol + 1;
+    n++;
+    const words = lineWords(line);
     if (words.length === 0) continue;
     let e: CommandEntry | SpecialCommand;
     try {
@@ -124,66 +156,106 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           fail(refusedValue(x, e));
           break;
         }
-        const id = serviceId(key);
+        const id = serviceKeyText(key); // serviceKeyOf is canonical already
         const seen = services.get(id);
         if (seen) {
           fail(`${id} is already defined at line ${seen.line}`);
           break;
         }
-        const rule: ServiceRule = { key, family, config, destinations: [] };
-        services.set(id, { rule, line: n });
-        file.lineOf.set(key, n);
+        services.set(id, { rule: { key, family, config, destinations: [] }, line: n, destLines: [] });
         break;
       }
       case CMD.ADDDEST: {
-        let config;
-        try {
-          config = completeDestinationConfig(destConfigOf(e.dest));
-        } catch (x) {
-          if (!(x instanceof IpvsError)) throw x;
-          fail(refusedValue(x, e));
-          break;
+        const d = e.dest;
+        const sig = `${d.fwd} ${d.weight} ${d.uThreshold} ${d.lThreshold} ${d.tunType} ${d.tunPort} ${d.tunFlags}`;
+        let config = configs.get(sig);
+        if (!config) {
+          // destConfigOf gives a complete configuration: check it without copying it.
+          config = destConfigOf(d);
+          try {
+            checkDestinationInput(config);
+          } catch (x) {
+            if (!(x instanceof IpvsError)) throw x;
+            fail(refusedValue(x, e));
+            break;
+          }
+          if (configs.size < 4096) configs.set(sig, config);
         }
-        const key = destKeyOf(e.dest);
-        const rule: DestinationRule = { key, family: e.dest.af === 10 ? 'ipv6' : 'ipv4', config };
-        dests.push({ id: serviceId(serviceKeyOf(e.svc)), rule, line: n });
-        file.lineOf.set(key, n);
+        const rule: DestinationRule = { key: destKeyOf(e.dest), family: e.dest.af === 10 ? 'ipv6' : 'ipv4', config };
+        const sv = e.svc;
+        const l = lastSvc;
+        if (!l || l.addr !== sv.addr || l.port !== sv.port || l.protocol !== sv.protocol || l.fwmark !== sv.fwmark || l.af !== sv.af) {
+          lastId = serviceKeyText(serviceKeyOf(sv));
+          lastSvc = sv;
+        }
+        const entry = services.get(lastId);
+        if (entry) {
+          entry.rule.destinations.push(rule);
+          entry.destLines.push(n);
+        } else pending.push({ id: lastId, rule, line: n });
         break;
       }
       case CMD.TIMEOUT:
-        if (file.timeouts) fail(`timeouts are already set at line ${file.timeouts.line}`);
-        else file.timeouts = { value: e.timeouts, line: n };
+        if (timeouts) fail(`timeouts are already set at line ${timeouts.line}`);
+        else timeouts = { value: e.timeouts, line: n };
         break;
       case CMD.STARTDAEMON: {
-        file.daemons ??= new Map();
-        const seen = file.daemons.get(e.daemon.state);
+        daemons ??= new Map();
+        const seen = daemons.get(e.daemon.state);
         if (seen) fail(`the ${e.daemon.state} sync daemon is already defined at line ${seen.line}`);
-        else file.daemons.set(e.daemon.state, { daemon: daemonOf(e.daemon), line: n });
+        else daemons.set(e.daemon.state, { daemon: daemonOf(e.daemon), line: n });
         break;
       }
       default:
         fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
     }
   }
-  const destSeen = new Map<string, number>();
-  for (const d of dests) {
-    const s = services.get(d.id);
-    if (!s) {
+  for (const d of pending) {
+    const entry = services.get(d.id);
+    if (!entry) {
       errors.push({ line: d.line, text: `${d.id} has no -A line in this file` });
       continue;
     }
-    const did = `${d.id} ${d.rule.key.address} ${d.rule.key.port}`;
-    const prev = destSeen.get(did);
-    if (prev !== undefined) {
-      errors.push({ line: d.line, text: `this real server is already defined at line ${prev}` });
-      continue;
-    }
-    destSeen.set(did, d.line);
-    s.rule.destinations.push(d.rule);
+    entry.rule.destinations.push(d.rule);
+    entry.destLines.push(d.line);
   }
-  if (errors.length) return { errors: errors.sort((a, b) => a.line - b.line).map((e) => `line ${e.line}: ${e.text}`) };
-  file.services = [...services.values()].map((s) => s.rule);
+  const entries = [...services.values()];
+  for (const entry of entries) {
+    // Duplicates are rare: look for them without a per-server map.
+    const ds = entry.rule.destinations;
+    if (ds.length < 2) continue;
+    const order = ds.map((_d, i) => i).sort((a, b) => cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) || (entry.destLines[a] as number) - (entry.destLines[b] as number));
+    for (let k = 1; k < order.length; k++) {
+      const a = order[k - 1] as number;
+      const b = order[k] as number;
+      if (cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) === 0) {
+        errors.push({ line: entry.destLines[b] as number, text: `this real server is already defined at line ${entry.destLines[a]}` });
+      }
+    }
+  }
+  if (errors.length) return { errors: errors.sort((a, b) => a.line - b.line).map((x) => `line ${x.line}: ${x.text}`) };
+  let index: Map<object, number> | undefined;
+  const file: RestoreFile = {
+    services: entries.map((x) => x.rule),
+    lineOf(key) {
+      if (!index) {
+        // Built only when a refusal needs its line.
+        index = new Map();
+        for (const x of entries) {
+          index.set(x.rule.key, x.line);
+          x.rule.destinations.forEach((d, i) => (index as Map<object, number>).set(d.key, x.destLines[i] as number));
+        }
+      }
+      return index.get(key);
+    },
+  };
+  if (timeouts) file.timeouts = timeouts;
+  if (daemons) file.daemons = daemons;
   return file;
+}
+
+function cmpKey(a: DestinationRule, b: DestinationRule): number {
+  return a.key.address < b.key.address ? -1 : a.key.address > b.key.address ? 1 : a.key.port - b.key.port;
 }
 
 /** A service or real server in ipvsadm syntax (numeric), for plans and messages. */
@@ -272,8 +344,10 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
     return 2;
   }
   const progress = process.stderr.isTTY ? (s: string): void => void process.stderr.write(`\r\x1b[K${s}`) : undefined;
+  mark('read file');
   progress?.('ipvs restore: checking the file');
   const parsed = await readRestoreFile(text);
+  mark('parse and check');
   if ('errors' in parsed) {
     progress?.('');
     for (const m of parsed.errors) io.err(`ipvs restore: ${m}\n`);
@@ -281,6 +355,7 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
     return 2;
   }
   const { client } = await openSession(io);
+  mark('open');
   try {
     progress?.('ipvs restore: reading the kernel rules');
     let current;
@@ -297,8 +372,10 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
     }
     // ipvsadm cannot say "local": -g means direct routing, and the kernel
     // may report a local address as local; both are the same rule here.
+    mark('read kernel rules');
     for (const s of current) for (const d of s.destinations) if (d.config.forwarding === 'local') d.config.forwarding = 'route';
     const plan = planChanges(current, parsed.services);
+    mark(`plan (${plan.operations.length} operations)`);
     const want = new Map<object, ServiceRule>();
     for (const s of parsed.services) want.set(s.key, s);
 
@@ -352,7 +429,12 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
       const r = await client.apply(part);
       for (const f of r.failures) {
         const op = f.operation;
-        const line = 'destination' in op && op.type !== 'delete-destination' ? parsed.lineOf.get(op.destination) : op.type === 'add-service' || op.type === 'edit-service' ? parsed.lineOf.get(op.service) : undefined;
+        const line =
+          op.type === 'add-destination' || op.type === 'edit-destination'
+            ? parsed.lineOf(op.destination)
+            : op.type === 'add-service' || op.type === 'edit-service'
+              ? parsed.lineOf(op.service)
+              : undefined;
         report(line, operationText(op, want).slice(2), f.error);
       }
     }
@@ -364,9 +446,11 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
         report(x.line, x.text.slice(2), e);
       }
     }
+    mark('apply');
     progress?.('');
     return failed ? 255 : 0;
   } finally {
     client.close();
+    report('restore');
   }
 }

@@ -16,6 +16,8 @@ import { resolveAddresses } from './names';
 import { compareServices, glibcSort } from './sort';
 import { ERRNO, ipvsStrerror, type IpvsFunc } from './strerror';
 import { Exit, type Io } from './io';
+import { TextSink } from './sink';
+import { mark } from './timing';
 
 export { Exit, type Io };
 
@@ -185,18 +187,21 @@ async function guard<T>(ctx: RunContext, func: IpvsFunc, fn: () => Promise<T>, t
 }
 
 /** `list_all`: the whole table (-L, or -S with FMT_RULE). */
-export async function listAll(ctx: RunContext, format: number, json: boolean): Promise<string> {
+export async function listAll(ctx: RunContext, format: number, json: boolean): Promise<string | Buffer> {
   const rule = (format & FMT.RULE) !== 0;
   // -S needs no counters: the rule set is the cheaper read.
+  mark('open');
   const services: ListedService[] = await guard(ctx, 'get_services', () => (rule ? ctx.client.rules() : ctx.client.snapshot()));
+  mark(rule ? 'read rules' : 'read snapshot');
   if (!(format & FMT.NOSORT)) glibcSort(services, compareServices);
   if (json) return servicesJson(services, ctx.info);
   if (!(format & FMT.NUMERIC)) await resolveAddresses(listedAddresses(services));
-  const out: string[] = [];
+  const out = new TextSink();
   if (!rule) out.push(versionLine(ctx.info));
   out.push(title(format));
   for (const s of services) serviceLines(out, s, format);
-  return out.join('');
+  mark('sort and format');
+  return out.bytes();
 }
 
 /** `list_service`: one service (-L -t VIP:PORT), without the version line. */

@@ -14,6 +14,8 @@ import { Exit, type Io } from './io';
 import { resolveAddresses } from './names';
 import { openSession } from './session';
 import { compareServices, glibcSort } from './sort';
+import { mark, report } from './timing';
+import { TextSink } from './sink';
 
 /** A `--start-daemon` line that recreates `d`. */
 export function daemonLine(d: SyncDaemon): string {
@@ -41,6 +43,7 @@ export async function saveCommand(args: string[], io: Io): Promise<number> {
     }
   }
   const { client } = await openSession(io);
+  mark('open');
   try {
     let services;
     let timeouts;
@@ -55,16 +58,19 @@ export async function saveCommand(args: string[], io: Io): Promise<number> {
       io.err(`ipvs save: ${(e as Error).message}\n`);
       throw new Exit(1);
     }
+    mark('read rules');
     glibcSort(services, compareServices);
     if (!(format & FMT.NUMERIC)) await resolveAddresses(listedAddresses(services));
-    const out: string[] = [];
+    const out = new TextSink();
     if (timeouts) out.push(`--set ${timeouts.tcp} ${timeouts.tcpFin} ${timeouts.udp}\n`);
     const extras = full ? { thresholds: true } : undefined;
     for (const s of services) serviceLines(out, s, format, extras);
     for (const d of daemons) out.push(daemonLine(d));
-    io.out(out.join(''));
+    mark('sort and format');
+    io.out(out.bytes());
     return 0;
   } finally {
     client.close();
+    report('save');
   }
 }

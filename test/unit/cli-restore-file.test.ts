@@ -37,8 +37,8 @@ t.test('a good file becomes the desired rules, with the line of each entry', asy
       ['198.51.100.3', 8080, 'masq', 1, 10, 5],
     ],
   );
-  t.equal(f.lineOf.get(web?.key as object), 2);
-  t.equal(f.lineOf.get(web?.destinations[1]?.key as object), 4);
+  t.equal(f.lineOf(web?.key as object), 2);
+  t.equal(f.lineOf(web?.destinations[1]?.key as object), 4);
   t.same(f.services[1]?.key, { fwmark: 3000000000, family: 'ipv4' }, "a negative mark (Debian's ipvsadm-save) is the unsigned mark");
   t.same(f.timeouts, { value: { tcp: 100, tcpFin: 20, udp: 30 }, line: 8 });
   t.same(f.daemons?.get('master'), { daemon: { state: 'master', interface: 'eth0', syncId: 3 }, line: 9 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareDestinations, compareServices, glibcSort } from '../../src/cli/sort';
+import { compareDestinations, compareServices, glibcSort, sortDestinations } from '../../src/cli/sort';
 import type { ServiceKey } from '../../src/ipvs/model';
 
 /** A deterministic pseudo-random sequence (xorshift). */
@@ -52,4 +52,19 @@ t.test("ipvsadm's comparators wrap at 32 bits", async (t) => {
   const dest = (address: string, port: number) => ({ key: { address, port }, family: (address.includes(':') ? 'ipv6' : 'ipv4') as 'ipv4' | 'ipv6' });
   t.ok(compareDestinations(dest('198.51.100.2', 80), dest('198.51.100.10', 80)) < 0);
   t.ok(compareDestinations(dest('198.51.100.2', 81), dest('198.51.100.2', 80)) > 0);
+});
+
+t.test('sorting real servers with precomputed keys gives the comparator\'s order', async (t) => {
+  const r = rng(11);
+  const pick = (): { key: { address: string; port: number }; family: 'ipv4' | 'ipv6' } => {
+    const x = r();
+    const v6 = (x & 3) === 0;
+    // Addresses spread over the whole space, so wrapping differences occur.
+    const address = v6 ? `2001:db8:${(x >>> 16).toString(16)}::${(x & 0xffff).toString(16)}` : `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+    return { key: { address, port: r() % 4 }, family: v6 ? 'ipv6' : 'ipv4' };
+  };
+  for (let n = 0; n < 40; n++) {
+    const list = Array.from({ length: n }, pick);
+    t.same(sortDestinations(list), glibcSort([...list], compareDestinations), `n=${n}`);
+  }
 });
