@@ -6,12 +6,19 @@
 //
 //   new Socket(protocol, { netns?, rcvbuf?, sndbuf? })
 //   socket.portId                         the kernel-assigned netlink port id
-//   socket.exchange(buffers, timeoutMs) -> Promise<Buffer[]>
-//                                         for each buffer (one or many netlink
-//                                         messages): one sendmsg(), then receive
-//                                         until the kernel's last answer to it;
-//                                         resolves with every datagram received,
-//                                         back to back in a few large chunks
+//   socket.exchange(data, ends, recv, resume, timeoutMs)
+//       -> Promise<{ used, done, partial }>
+//                                         data holds request datagrams back to
+//                                         back, ends (Uint32Array) their end
+//                                         offsets. For each datagram (one or many
+//                                         netlink messages): one sendmsg(), then
+//                                         receive into `recv` until the kernel's
+//                                         last answer to it. Returns early when
+//                                         `recv` is nearly full: `done` datagrams
+//                                         were answered in full, `partial` says
+//                                         the next one's answer has begun (call
+//                                         again with resume=true and ends from
+//                                         it on; it is not sent again).
 //   socket.close()
 //
 // exchange() is the one place this file reads netlink framing: it must know
@@ -143,15 +150,22 @@ bool HasTerminal(const uint8_t* p, size_t len, uint32_t seq) {
 
 class ExchangeWorker : public Napi::AsyncWorker {
  public:
-  ExchangeWorker(Napi::Env env, std::shared_ptr<SocketState> state, Napi::Array buffers, int timeout_ms)
+  ExchangeWorker(Napi::Env env, std::shared_ptr<SocketState> state, Napi::Buffer<uint8_t> data,
+                 Napi::Uint32Array ends, Napi::Buffer<uint8_t> recv, bool resume, int timeout_ms)
       : Napi::AsyncWorker(env),
         state_(std::move(state)),
         deferred_(Napi::Promise::Deferred::New(env)),
-        timeout_ms_(timeout_ms) {
-    refs_ = Napi::Persistent(buffers);
-    for (uint32_t i = 0; i < buffers.Length(); i++) {
-      Napi::Buffer<uint8_t> b = buffers.Get(i).As<Napi::Buffer<uint8_t>>();
-      requests_.push_back({b.Data(), b.Length()});
+        resume_(resume),
+        timeout_ms_(timeout_ms),
+        recv_(recv.Data()),
+        recv_cap_(recv.Length()) {
+    data_ref_ = Napi::Persistent(data);
+    recv_ref_ = Napi::Persistent(recv);
+    size_t start = 0;
+    for (size_t i = 0; i < ends.ElementLength(); i++) {
+      size_t end = ends[i];
+      requests_.push_back({data.Data() + start, end - start});
+      start = end;
     }
     state_->users++;
   }
@@ -160,25 +174,28 @@ class ExchangeWorker : public Napi::AsyncWorker {
   void Execute() override {
     struct sockaddr_nl kernel = {};
     kernel.nl_family = AF_NETLINK;
-    for (const auto& req : requests_) {
+    for (size_t i = 0; i < requests_.size(); i++) {
+      const auto& req = requests_[i];
       uint32_t last = 0;
       if (!LastSeq(req.first, req.second, &last)) {
         Fail(EINVAL, "exchange");
         return;
       }
-      struct iovec iov = {req.first, req.second};
-      struct msghdr msg = {};
-      msg.msg_name = &kernel;
-      msg.msg_namelen = sizeof(kernel);
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      ssize_t n;
-      do {
-        n = sendmsg(state_->fd, &msg, 0);
-      } while (n < 0 && errno == EINTR);
-      if (n < 0) {
-        Fail(errno, "sendmsg");
-        return;
+      if (!(i == 0 && resume_)) {
+        struct iovec iov = {req.first, req.second};
+        struct msghdr msg = {};
+        msg.msg_name = &kernel;
+        msg.msg_namelen = sizeof(kernel);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        ssize_t n;
+        do {
+          n = sendmsg(state_->fd, &msg, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+          Fail(errno, "sendmsg");
+          return;
+        }
       }
       // Receive until the terminal answer. Try without waiting first: the
       // kernel answers a "do" and runs a dump's first pass inside sendmsg(),
@@ -186,7 +203,13 @@ class ExchangeWorker : public Napi::AsyncWorker {
       // previous one, so poll() is needed only when the queue is empty. (A
       // poll() costs as much as the recv() under User-Mode Linux.)
       for (bool done = false; !done;) {
-        uint8_t* tail = Room();
+        if (recv_cap_ - used_ < kDatagramMax) {
+          // The caller's buffer is full: hand it over mid-answer. The kernel
+          // keeps a dump's state until we read again.
+          partial_ = true;
+          return;
+        }
+        uint8_t* tail = recv_ + used_;
         ssize_t got = recv(state_->fd, tail, kDatagramMax, MSG_DONTWAIT | MSG_TRUNC);
         if (got < 0) {
           if (errno == EINTR) continue;
@@ -218,30 +241,28 @@ class ExchangeWorker : public Napi::AsyncWorker {
           Fail(EMSGSIZE, "recv");
           return;
         }
-        Commit(static_cast<size_t>(got));
+        size_t end = used_ + NLMSG_ALIGN(static_cast<size_t>(got));
+        for (size_t k = used_ + static_cast<size_t>(got); k < end; k++) recv_[k] = 0;
+        used_ = end;
         if (HasTerminal(tail, static_cast<size_t>(got), last)) done = true;
       }
-      completed_++;
+      done_++;
     }
   }
 
   void OnOK() override {
     Napi::Env env = Env();
     Done();
-    // Datagrams received before a failure are delivered with it: answers that
-    // did arrive must not be lost with the error. Each chunk moves to JS
-    // without a copy and is freed by its Buffer's finalizer.
-    Napi::Array out = Napi::Array::New(env, chunks_.size());
-    for (size_t i = 0; i < chunks_.size(); i++) {
-      auto* owned = new std::vector<uint8_t>(std::move(chunks_[i].data));
-      out.Set(i, Napi::Buffer<uint8_t>::New(
-                     env, owned->data(), chunks_[i].used,
-                     [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned));
-    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("used", Napi::Number::New(env, static_cast<double>(used_)));
+    out.Set("done", Napi::Number::New(env, done_));
+    out.Set("partial", Napi::Boolean::New(env, partial_));
     if (err_ != 0) {
+      // What did arrive is in the caller's buffer and is described with the
+      // error: answers that arrived must not be lost with it.
       Napi::Error e = ErrnoError(env, err_, call_);
-      e.Set("datagrams", out);
-      e.Set("completed", Napi::Number::New(env, completed_));
+      e.Set("used", out.Get("used"));
+      e.Set("done", out.Get("done"));
       deferred_.Reject(e.Value());
     } else {
       deferred_.Resolve(out);
@@ -253,28 +274,6 @@ class ExchangeWorker : public Napi::AsyncWorker {
   }
 
  private:
-  // Datagrams are stored back to back in 1 MiB chunks, each padded to the
-  // netlink alignment; a datagram never spans two chunks. Chunks are filled,
-  // never copied: fresh memory is the expensive part (page faults).
-  struct Chunk {
-    std::vector<uint8_t> data;
-    size_t used = 0;
-  };
-  static constexpr size_t kChunk = 1024 * 1024;
-
-  uint8_t* Room() {
-    if (chunks_.empty() || chunks_.back().used + kDatagramMax > chunks_.back().data.size()) {
-      chunks_.emplace_back();
-      chunks_.back().data.resize(kChunk);
-    }
-    return chunks_.back().data.data() + chunks_.back().used;
-  }
-  void Commit(size_t got) {
-    Chunk& c = chunks_.back();
-    size_t end = c.used + NLMSG_ALIGN(got);
-    for (size_t i = c.used + got; i < end; i++) c.data[i] = 0;
-    c.used = end;
-  }
   void Fail(int err, const char* call) {
     err_ = err;
     call_ = call;
@@ -285,11 +284,16 @@ class ExchangeWorker : public Napi::AsyncWorker {
   }
   std::shared_ptr<SocketState> state_;
   Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Array> refs_;
+  Napi::Reference<Napi::Buffer<uint8_t>> data_ref_;
+  Napi::Reference<Napi::Buffer<uint8_t>> recv_ref_;
   std::vector<std::pair<uint8_t*, size_t>> requests_;
+  bool resume_;
   int timeout_ms_;
-  std::vector<Chunk> chunks_;
-  uint32_t completed_ = 0;
+  uint8_t* recv_;
+  size_t recv_cap_;
+  size_t used_ = 0;
+  uint32_t done_ = 0;
+  bool partial_ = false;
   int err_ = 0;
   const char* call_ = "";
 };
@@ -388,20 +392,32 @@ class Socket : public Napi::ObjectWrap<Socket> {
 
   Napi::Value Exchange(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) {
-      Napi::TypeError::New(env, "exchange(buffers, timeoutMs)").ThrowAsJavaScriptException();
+    if (info.Length() < 5 || !info[0].IsBuffer() || !info[1].IsTypedArray() || !info[2].IsBuffer() ||
+        !info[3].IsBoolean() || !info[4].IsNumber() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      Napi::TypeError::New(env, "exchange(data, ends: Uint32Array, recv, resume, timeoutMs)")
+          .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    Napi::Array buffers = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < buffers.Length(); i++) {
-      if (!buffers.Get(i).IsBuffer()) {
-        Napi::TypeError::New(env, "exchange: every request must be a Buffer").ThrowAsJavaScriptException();
+    Napi::Buffer<uint8_t> data = info[0].As<Napi::Buffer<uint8_t>>();
+    Napi::Uint32Array ends = info[1].As<Napi::Uint32Array>();
+    Napi::Buffer<uint8_t> recvbuf = info[2].As<Napi::Buffer<uint8_t>>();
+    size_t prev = 0;
+    for (size_t i = 0; i < ends.ElementLength(); i++) {
+      if (ends[i] <= prev || ends[i] > data.Length()) {
+        Napi::RangeError::New(env, "exchange: ends must increase and stay within the data").ThrowAsJavaScriptException();
         return env.Undefined();
       }
+      prev = ends[i];
+    }
+    if (recvbuf.Length() < 2 * kDatagramMax) {
+      Napi::RangeError::New(env, "exchange: the receive buffer must hold at least 128 KiB").ThrowAsJavaScriptException();
+      return env.Undefined();
     }
     auto d = Napi::Promise::Deferred::New(env);
     if (!CheckOpen(env, d)) return d.Promise();
-    auto* w = new ExchangeWorker(env, state_, buffers, info[1].As<Napi::Number>().Int32Value());
+    auto* w = new ExchangeWorker(env, state_, data, ends, recvbuf, info[3].As<Napi::Boolean>().Value(),
+                                 info[4].As<Napi::Number>().Int32Value());
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;

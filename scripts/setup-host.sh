@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests, the lab and the benchmarks need beyond npm:
 # Debian's User-Mode Linux kernel (a real 6.1 kernel with IPVS that runs as a
-# process), ipvsadm (the reference implementation), iproute2 and kmod.
+# process), ipvsadm (the reference implementation), iproute2 and kmod;
+# iptables (its legacy backend marks packets for fwmark services and counts
+# packets in the traffic tests: this UML kernel has no nftables ip family)
+# and strace (scripts/capture-fixtures.sh records ipvsadm's requests).
 # As root it installs them with apt-get; otherwise it says what to run.
 set -euo pipefail
 need=()
@@ -10,6 +13,8 @@ command -v ipvsadm >/dev/null 2>&1 || [ -x /usr/sbin/ipvsadm ] || need+=(ipvsadm
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/modprobe ] || [ -x /sbin/modprobe ] || need+=(kmod)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+[ -x /usr/sbin/iptables-legacy ] || [ -x /sbin/iptables-legacy ] || need+=(iptables)
+command -v strace >/dev/null 2>&1 || need+=(strace)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "ipvs: missing system packages: ${need[*]}" >&2

@@ -84,9 +84,27 @@ function writeIPv6(text: string, out: Buffer): void {
   if (v4) for (let i = 0; i < 4; i++) out[12 + i] = v4[i] ?? 0;
 }
 
+// Dumps name the same real servers over and over (50,000 destinations over a
+// few hundred addresses): one string per distinct IPv4 address, not per
+// destination. Bounded: cleared when full.
+const v4text = new Map<number, string>();
+
 /** Formats 4 (IPv4) or 16 (IPv6) bytes at `offset` like inet_ntop. */
 export function formatAddress(bytes: Buffer, family: Family, offset = 0): string {
-  if (family === 'ipv4') return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  if (family === 'ipv4') {
+    const a = bytes[offset] as number;
+    const b = bytes[offset + 1] as number;
+    const c = bytes[offset + 2] as number;
+    const d = bytes[offset + 3] as number;
+    const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+    let text = v4text.get(key);
+    if (text === undefined) {
+      text = `${a}.${b}.${c}.${d}`;
+      if (v4text.size >= CACHE_MAX) v4text.clear();
+      v4text.set(key, text);
+    }
+    return text;
+  }
   if (offset !== 0) bytes = bytes.subarray(offset, offset + 16);
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(bytes.readUInt16BE(i * 2));

@@ -19,7 +19,7 @@ import type { NlWriter } from '../netlink/writer';
 import { parseAddress, type ParsedAddress } from './address';
 import {
   FWD_NUM,
-  PROTO_NUM,
+  protocolNumber,
   TUN_NUM,
   afNumber,
   checkDestinationInput,
@@ -149,6 +149,15 @@ export class BulkEncoder {
     }
   }
 
+  /**
+   * A query about one service (GET_DEST dump, GET_SERVICE, ZERO): the genl
+   * header and the service's identity nest.
+   */
+  writeQuery(cmd: number, key: ServiceKey, w: NlWriter): void {
+    w.genlHeader(cmd, IPVS_GENL_VERSION);
+    this.serviceNest(w, this.service(key), undefined);
+  }
+
   /** The service nest: identity, plus the full configuration when `c` is given (schema order). */
   private serviceNest(w: NlWriter, n: NormalKey, c: CheckedService | undefined): void {
     const nest = w.beginNested(C.service);
@@ -157,7 +166,7 @@ export class BulkEncoder {
     if (isFwmarkKey(k)) {
       w.attrU32(S.fwmark, k.fwmark);
     } else {
-      w.attrU16(S.protocol, PROTO_NUM[k.protocol]);
+      w.attrU16(S.protocol, protocolNumber(k.protocol));
       w.attrBytes(S.addr, n.addr as Buffer);
       w.attrBe16(S.port, k.port);
     }

@@ -66,6 +66,16 @@ import {
 
 /** Protocol numbers (internal: the bulk encoder uses them). */
 export const PROTO_NUM: Record<Protocol, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
+
+/** The IP protocol number of a (checked) service key's protocol. */
+export function protocolNumber(p: Protocol | number): number {
+  return typeof p === 'number' ? p : PROTO_NUM[p];
+}
+
+/** A protocol number as the model gives it: a name when IPVS has one, else the number. */
+export function protocolOf(n: number): Protocol | number {
+  return PROTO_NAME.get(n) ?? n;
+}
 const PROTO_NAME = new Map<number, Protocol>([
   [IPPROTO_TCP, 'tcp'],
   [IPPROTO_UDP, 'udp'],
@@ -134,7 +144,8 @@ export function schedFlagNames(bits: number, scheduler: string): SchedFlag[] {
 /** A service in the user's words: `tcp 203.0.113.10:80`, `fwmark 7`, `fwmark 7 ipv6`. */
 export function serviceKeyText(key: ServiceKey): string {
   if (isFwmarkKey(key)) return `service fwmark ${key.fwmark}${key.family === 'ipv6' ? ' ipv6' : ''}`;
-  return `service ${key.protocol} ${formatAddrPort(key.address, key.port)}`;
+  const proto = typeof key.protocol === 'number' ? `protocol ${key.protocol}` : key.protocol;
+  return `service ${proto} ${formatAddrPort(key.address, key.port)}`;
 }
 
 /** A destination in the user's words: `destination 198.51.100.2:80`. */
@@ -190,8 +201,15 @@ export function normalizeServiceKey(key: ServiceKey, field = 'service'): NormalK
     return { key: { fwmark, family }, family };
   }
   const k = key as { protocol?: unknown; address?: unknown; port?: unknown };
-  if (k.protocol !== 'tcp' && k.protocol !== 'udp' && k.protocol !== 'sctp') {
-    throw invalidArgument(`${field}.protocol`, `must be 'tcp', 'udp' or 'sctp' (got ${JSON.stringify(k.protocol)})`);
+  let protocol: Protocol | number;
+  if (k.protocol === 'tcp' || k.protocol === 'udp' || k.protocol === 'sctp') protocol = k.protocol;
+  else if (typeof k.protocol === 'number' && Number.isInteger(k.protocol) && k.protocol >= 0 && k.protocol <= 65535) {
+    protocol = protocolOf(k.protocol);
+  } else {
+    throw invalidArgument(
+      `${field}.protocol`,
+      `must be 'tcp', 'udp', 'sctp' or an IP protocol number (got ${JSON.stringify(k.protocol)})`,
+    );
   }
   if (typeof k.address !== 'string') throw invalidArgument(`${field}.address`, 'must be an IP address');
   let parsed;
@@ -202,7 +220,7 @@ export function normalizeServiceKey(key: ServiceKey, field = 'service'): NormalK
   }
   const port = checkInt(field, 'port', k.port, 0, 65535);
   return {
-    key: { protocol: k.protocol, address: parsed.text, port },
+    key: { protocol, address: parsed.text, port },
     family: parsed.family,
     addr: parsed.bytes,
   };
@@ -388,7 +406,9 @@ export function checkDestinationInput(input: DestinationInput | undefined, field
     // The kernel answers ERANGE, even for upper = 0 ("no limit").
     throw invalidArgument(path(field, 'lowerThreshold'), `must not exceed upperThreshold (${c.upperThreshold})`);
   }
-  if (c.forwarding === 'tunnel' && c.tunnelType === 'gue' && c.tunnelPort === 0) {
+  // The kernel checks this whatever the forwarding method (ip_vs_add_dest and
+  // ip_vs_edit_dest look at tun_type alone): EINVAL for a masq server too.
+  if (c.tunnelType === 'gue' && c.tunnelPort === 0) {
     throw invalidArgument(path(field, 'tunnelPort'), 'a GUE tunnel needs a port (1..65535)');
   }
   return c;
@@ -428,7 +448,7 @@ export function checkMixedFamily(n: NormalKey, destFamily: Family, forwarding: F
 export function serviceKeyAttrs(n: NormalKey): AttrValues {
   const k = n.key;
   if (isFwmarkKey(k)) return { af: afNumber(n.family), fwmark: k.fwmark };
-  return { af: afNumber(n.family), protocol: PROTO_NUM[k.protocol], addr: n.addr as Buffer, port: k.port };
+  return { af: afNumber(n.family), protocol: protocolNumber(k.protocol), addr: n.addr as Buffer, port: k.port };
 }
 
 /** Netmask bytes as the kernel reads them (a raw __be32). */
@@ -504,7 +524,7 @@ function statsOf(v: AttrView, id32: number, id64: number): { stats: Stats; rates
       inBytes: s.counter(T.inbytes),
       outBytes: s.counter(T.outbytes),
     },
-    rates: { cps: s.counter(T.cps), inPps: s.counter(T.inpps), outPps: s.counter(T.outpps), inBps: s.counter(T.inbps), outBps: s.counter(T.outbps) },
+    rates: { cps: s.rate(T.cps), inPps: s.rate(T.inpps), outPps: s.rate(T.outpps), inBps: s.rate(T.inbps), outBps: s.rate(T.outbps) },
     statsSource: s === stats64View ? 'stats64' : 'stats',
   };
 }
@@ -515,13 +535,11 @@ function required(v: AttrView, id: number, what: string): void {
 
 /** A service from a loaded `IPVS_CMD_ATTR_SERVICE` view (GET_SERVICE reply). */
 export function decodeService(v: AttrView): Service {
-  const r = decodeServiceRule(v) as Service & { destinations?: unknown };
-  r.rawFlags = v.flags(S.flags).flags;
+  // A new object, not the rule with fields added: a Service has no
+  // `destinations` (an empty list there would read as "no real servers").
+  const r = decodeServiceRule(v);
   const { stats, rates, statsSource } = statsOf(v, S.stats, S.stats64);
-  r.stats = stats;
-  r.rates = rates;
-  r.statsSource = statsSource;
-  return r;
+  return { key: r.key, family: r.family, config: r.config, stats, rates, statsSource, rawFlags: v.flags(S.flags).flags };
 }
 
 /**
@@ -537,22 +555,21 @@ export function decodeServiceRule(v: AttrView): ServiceRule {
     key = { fwmark, family };
   } else {
     required(v, S.protocol, 'service.protocol');
-    const protoNum = v.int(S.protocol, 0);
-    const protocol = PROTO_NAME.get(protoNum);
-    if (!protocol) throw invalidArgument('service.protocol', `unknown protocol ${protoNum} in a kernel reply`);
-    const addr = v.bytes(S.addr);
-    if (!addr || addr.len < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('service.addr', 'missing from the kernel reply');
-    key = { protocol, address: formatAddress(v.buf, family, addr.off), port: v.int(S.port, 0) };
+    // Any number: the kernel does not check it (docs/kernel-notes.md).
+    const protocol = protocolOf(v.int(S.protocol, 0));
+    const addr = v.bytesAt(S.addr);
+    if (addr < 0 || v.length(S.addr) < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('service.addr', 'missing from the kernel reply');
+    key = { protocol, address: formatAddress(v.buf, family, addr), port: v.int(S.port, 0) };
   }
   const rawFlags = v.flags(S.flags).flags;
   const scheduler = v.str(S.schedName) ?? '';
-  const nm = v.bytes(S.netmask);
+  const nm = v.bytesAt(S.netmask);
   const netmask =
-    !nm || nm.len < 4
+    nm < 0 || v.length(S.netmask) < 4
       ? defaultNetmask(family)
       : family === 'ipv6'
-        ? readU32(v.buf, nm.off)
-        : formatAddress(v.buf, 'ipv4', nm.off);
+        ? v.wordAt(nm)
+        : formatAddress(v.buf, 'ipv4', nm);
   const config: ServiceConfig = {
     scheduler,
     persistent: (rawFlags & IP_VS_SVC_F_PERSISTENT) !== 0,
@@ -598,8 +615,8 @@ export function decodeDestinationRule(v: AttrView, serviceFamily: Family): Desti
   // both before either is read.
   const af = v.int(D.addrFamily, 0);
   const family = af !== 0 ? afName(af) : serviceFamily;
-  const addr = v.bytes(D.addr);
-  if (!addr || addr.len < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('dest.addr', 'missing from the kernel reply');
+  const addr = v.bytesAt(D.addr);
+  if (addr < 0 || v.length(D.addr) < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('dest.addr', 'missing from the kernel reply');
   const fwd = v.int(D.fwdMethod, IP_VS_CONN_F_DROUTE) & IP_VS_CONN_F_FWD_MASK;
   const tunFlags = v.int(D.tunFlags, 0);
   const config: DestinationConfig = {
@@ -612,7 +629,7 @@ export function decodeDestinationRule(v: AttrView, serviceFamily: Family): Desti
     tunnelCsum: (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0,
     tunnelRemcsum: (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) !== 0,
   };
-  return { key: { address: formatAddress(v.buf, family, addr.off), port: v.int(D.port, 0) }, family, config };
+  return { key: { address: formatAddress(v.buf, family, addr), port: v.int(D.port, 0) }, family, config };
 }
 
 // ---------------------------------------------------------------- daemons

@@ -1,7 +1,7 @@
 /**
  * IPVS constants. Every value is from the kernel's uapi header
  * `include/uapi/linux/ip_vs.h` (Debian: `/usr/include/linux/ip_vs.h`), and
- * test/schema-header.test.ts checks them against that file.
+ * test/unit/schema-header.test.ts checks them against that file.
  * @module
  */
 

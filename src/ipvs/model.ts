@@ -14,7 +14,14 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 
 /** A virtual service identified by protocol, virtual IP and port. */
 export interface AddressServiceKey {
-  protocol: Protocol;
+  /**
+   * `tcp`, `udp` or `sctp`; or an IP protocol number for a protocol IPVS has
+   * no name for. The kernel's netlink path does not check the protocol, so
+   * another tool can create such a service; the library reads (and can write)
+   * it rather than failing on the whole table. Numbers 6, 17 and 132 are
+   * always given as their names.
+   */
+  protocol: Protocol | number;
   /** Virtual IP, IPv4 or IPv6 (its family is the service's). */
   address: string;
   /** 0..65535; 0 is the kernel's catch-all port (persistent services). */
@@ -109,13 +116,18 @@ export interface Stats {
   outBytes: bigint;
 }
 
-/** Rate estimates (per second), refreshed by the kernel about every 2 s. */
+/**
+ * Rate estimates (per second), refreshed by the kernel about every 2 s.
+ * The kernel sends them as u64, but no real rate comes near 2^53 (that is
+ * 9 PB/s), so they are plain numbers, exact. Counters ({@link Stats}) can
+ * pass 2^53 (a 100 Gbit/s byte counter does in about 8 days) and are bigint.
+ */
 export interface Rates {
-  cps: bigint;
-  inPps: bigint;
-  outPps: bigint;
-  inBps: bigint;
-  outBps: bigint;
+  cps: number;
+  inPps: number;
+  outPps: number;
+  inBps: number;
+  outBps: number;
 }
 
 /** A virtual service as the kernel reports it. */
@@ -237,5 +249,5 @@ export function zeroStats(): Stats {
 
 /** Zeroed rates. */
 export function zeroRates(): Rates {
-  return { cps: 0n, inPps: 0n, outPps: 0n, inBps: 0n, outBps: 0n };
+  return { cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
 }

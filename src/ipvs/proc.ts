@@ -73,7 +73,7 @@ export function parseTotals(text: string): Totals {
   if (!counters || !rates) throw new Error('ip_vs_stats: expected a counter line and a rate line');
   const n = (row: string): bigint[] => row.split(/\s+/).map((h) => BigInt(`0x${h}`));
   const [conns, inPackets, outPackets, inBytes, outBytes] = n(counters) as [bigint, bigint, bigint, bigint, bigint];
-  const [cps, inPps, outPps, inBps, outBps] = n(rates) as [bigint, bigint, bigint, bigint, bigint];
+  const [cps, inPps, outPps, inBps, outBps] = n(rates).map(Number) as [number, number, number, number, number];
   return {
     stats: { conns, inPackets, outPackets, inBytes, outBytes },
     rates: { cps, inPps, outPps, inBps, outBps },

@@ -12,17 +12,24 @@ export interface NativeSocket {
   /** The port id the kernel assigned at bind time. */
   readonly portId: number;
   /**
-   * For each buffer (one or more netlink messages): one sendmsg(), then
-   * receive until an NLMSG_DONE or NLMSG_ERROR carrying the sequence number
-   * of the buffer's last message. Resolves with every datagram received,
-   * back to back (each padded to the 4-byte netlink alignment) in a few
-   * large chunks; a datagram never spans two chunks.
-   * Rejects with a {@link NativeError} carrying the datagrams received so far
-   * and how many buffers were answered in full (`completed`); ETIMEDOUT when
-   * nothing arrived for `timeoutMs`.
+   * `data` holds request datagrams back to back and `ends` their end
+   * offsets. For each datagram (one or more netlink messages): one
+   * sendmsg(), then receive into `recv` until an NLMSG_DONE or NLMSG_ERROR
+   * carrying the sequence number of the datagram's last message. Returns
+   * early when `recv` is nearly full: `done` datagrams were answered in full
+   * and `partial` says the next one's answer has begun (call again with
+   * `resume` true and the remaining datagrams; the first is not re-sent).
+   * Rejects with a {@link NativeError} carrying `used` and `done`.
    */
-  exchange(buffers: Buffer[], timeoutMs: number): Promise<Buffer[]>;
+  exchange(data: Buffer, ends: Uint32Array, recv: Buffer, resume: boolean, timeoutMs: number): Promise<NativeProgress>;
   close(): void;
+}
+
+/** How far an exchange got: bytes of `recv` used, datagrams answered in full, an answer begun. */
+export interface NativeProgress {
+  used: number;
+  done: number;
+  partial: boolean;
 }
 
 /** Options for opening a native socket. */
@@ -42,10 +49,10 @@ interface Addon {
 export interface NativeError extends Error {
   errno: number;
   syscall: string;
-  /** For exchange(): datagrams that arrived before the error. */
-  datagrams?: Buffer[];
-  /** For exchange(): buffers answered in full before the error. */
-  completed?: number;
+  /** For exchange(): bytes of the receive buffer filled before the error. */
+  used?: number;
+  /** For exchange(): datagrams answered in full before the error. */
+  done?: number;
 }
 
 /** True when `e` is an error thrown or rejected by the addon. */

@@ -10,7 +10,7 @@
  * @module
  */
 import { NLA_HDRLEN, NLA_TYPE_MASK, nlAlign } from './constants';
-import { readU16, readU32, readU64 } from './hostorder';
+import { HOST_LE, readU16, readU32, readU64 } from './hostorder';
 import type { NlWriter } from './writer';
 
 /**
@@ -246,46 +246,106 @@ function decodeOne(buf: Buffer, off: number, len: number, set: AttrSet, spec: At
   }
 }
 
+/** Host-order views of a buffer's bytes, when its offset allows them. */
+export interface WordViews {
+  u16: Uint16Array;
+  u32: Uint32Array;
+}
+
+/**
+ * Uint16/Uint32 views over `buf` (in the host's byte order, which is
+ * netlink's), or undefined when the buffer does not start on a 4-byte
+ * boundary. Reading headers and integers through typed arrays skips the
+ * bounds checks and calls of Buffer#readUInt*, which dominate decoding.
+ */
+export function wordViews(buf: Buffer): WordViews | undefined {
+  if (buf.byteOffset % 4 !== 0) return undefined;
+  return {
+    u16: new Uint16Array(buf.buffer, buf.byteOffset, buf.length >> 1),
+    u32: new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2),
+  };
+}
+
+// Attribute kinds as small numbers, for the view's hot switch.
+const K_NONE = 0;
+const K_U8 = 1;
+const K_U16 = 2;
+const K_U32 = 3;
+const K_BE16 = 4;
+const K_BE32 = 5;
+const K_U64 = 6;
+const K_STRING = 7;
+const K_BINARY = 8;
+const K_FLAGS = 9;
+const K_NESTED = 10;
+const KIND: Record<AttrType, number> = {
+  u8: K_U8,
+  u16: K_U16,
+  u32: K_U32,
+  be16: K_BE16,
+  be32: K_BE32,
+  u64: K_U64,
+  string: K_STRING,
+  binary: K_BINARY,
+  flags: K_FLAGS,
+  nested: K_NESTED,
+};
+
 /**
  * A reusable, allocation-free view of one nest's attributes: it records where
  * each known attribute's payload is, and typed getters read values straight
- * from the datagram, checked against the schema's wire type. Hot paths
- * (dumps of tens of thousands of destinations) decode with it; it reads the
- * same tables as {@link decodeAttrs}.
+ * from the datagram, checked against the schema's wire type and width. Hot
+ * paths (dumps of tens of thousands of destinations) decode with it; it reads
+ * the same tables as {@link decodeAttrs}.
  */
 export class AttrView {
   /** The buffer of the last {@link load}. */
   buf: Buffer = Buffer.alloc(0);
   /** Attributes the schema does not know, when there were any. */
   unknown: UnknownAttr[] | undefined;
+  private words: WordViews | undefined;
   private readonly off: Int32Array;
   private readonly len: Int32Array;
+  private readonly kind: Uint8Array;
+  private readonly width: Uint8Array;
 
   constructor(readonly set: AttrSet) {
-    this.off = new Int32Array(set.byId.length).fill(-1);
-    this.len = new Int32Array(set.byId.length);
+    const n = set.byId.length;
+    this.off = new Int32Array(n).fill(-1);
+    this.len = new Int32Array(n);
+    this.kind = new Uint8Array(n);
+    this.width = new Uint8Array(n);
+    for (const a of set.attrs) {
+      this.kind[a.id] = KIND[a.type];
+      this.width[a.id] = WIDTH[a.type] ?? 0;
+    }
   }
 
   /** Indexes the attributes in `buf[start, end)`. */
   load(buf: Buffer, start: number, end: number): this {
-    this.buf = buf;
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.words = wordViews(buf);
+    }
     this.off.fill(-1);
     this.unknown = undefined;
+    const u16 = this.words && start % 4 === 0 ? this.words.u16 : undefined;
+    const n = this.off.length;
     let off = start;
     while (off + NLA_HDRLEN <= end) {
-      const len = readU16(buf, off);
-      const rawType = readU16(buf, off + 2);
+      const len = u16 ? (u16[off >> 1] as number) : readU16(buf, off);
+      const rawType = u16 ? (u16[(off >> 1) + 1] as number) : readU16(buf, off + 2);
       if (len < NLA_HDRLEN || off + len > end) {
         throw new AttrDecodeError(this.set.name, `#${rawType & NLA_TYPE_MASK}`, `bad length ${len}`);
       }
       const id = rawType & NLA_TYPE_MASK;
-      if (id < this.off.length && this.set.byId[id]) {
+      if (id < n && this.kind[id] !== K_NONE) {
         this.off[id] = off + NLA_HDRLEN;
         this.len[id] = len - NLA_HDRLEN;
       } else {
         (this.unknown ??= []).push({ type: rawType, data: Buffer.from(buf.subarray(off + NLA_HDRLEN, off + len)) });
       }
-      off += nlAlign(len);
+      off += (len + 3) & ~3;
     }
     return this;
   }
@@ -295,74 +355,104 @@ export class AttrView {
     return id < this.off.length && (this.off[id] as number) >= 0;
   }
 
-  /** Payload offset of `id`, checked against the schema's width for `type`. */
-  private at(id: number, type: AttrType): number {
-    const off = this.off[id] as number;
-    const spec = this.set.byId[id];
-    if (!spec) throw new AttrDecodeError(this.set.name, `#${id}`, 'not in the schema');
-    if (spec.type !== type) throw new AttrDecodeError(this.set.name, spec.name, `is ${spec.type}, read as ${type}`);
-    const w = WIDTH[type];
-    if (w !== undefined && (this.len[id] as number) < w) {
-      throw new AttrDecodeError(this.set.name, spec.name, `expected ${w} bytes, got ${this.len[id]}`);
+  private fail(id: number, why: string): never {
+    throw new AttrDecodeError(this.set.name, this.set.byId[id]?.name ?? `#${id}`, why);
+  }
+
+  /** Payload offset of `id` after checking its width. */
+  private at(id: number): number {
+    if ((this.len[id] as number) < (this.width[id] as number)) {
+      this.fail(id, `expected ${this.width[id]} bytes, got ${this.len[id]}`);
     }
-    return off;
+    return this.off[id] as number;
   }
 
   /** Integer attribute (u8/u16/u32/be16/be32 per schema), or `fallback` when absent. */
   int(id: number, fallback: number): number {
-    if (!this.has(id)) return fallback;
-    const t = (this.set.byId[id] as AttrSpec).type;
-    const o = this.at(id, t);
-    switch (t) {
-      case 'u8':
-        return this.buf.readUInt8(o);
-      case 'u16':
-        return readU16(this.buf, o);
-      case 'u32':
-        return readU32(this.buf, o);
-      case 'be16':
-        return this.buf.readUInt16BE(o);
-      case 'be32':
-        return this.buf.readUInt32BE(o);
-      default:
-        throw new AttrDecodeError(this.set.name, (this.set.byId[id] as AttrSpec).name, `is ${t}, not an integer`);
+    if (id >= this.off.length || (this.off[id] as number) < 0) return fallback;
+    const o = this.at(id);
+    const b = this.buf;
+    const w = this.words;
+    switch (this.kind[id]) {
+      case K_U8:
+        return b[o] as number;
+      case K_U16:
+        return w && o % 2 === 0 ? (w.u16[o >> 1] as number) : readU16(b, o);
+      case K_U32:
+        return w && o % 4 === 0 ? (w.u32[o >> 2] as number) : readU32(b, o);
+      case K_BE16:
+        return ((b[o] as number) << 8) | (b[o + 1] as number);
+      case K_BE32:
+        return b.readUInt32BE(o);
     }
+    return this.fail(id, `is ${this.set.byId[id]?.type}, not an integer`);
   }
 
   /** A counter (u32 or u64 per schema) as bigint, 0n when absent. */
   counter(id: number): bigint {
     if (!this.has(id)) return 0n;
-    const t = (this.set.byId[id] as AttrSpec).type;
-    if (t === 'u64') return readU64(this.buf, this.at(id, t));
+    if (this.kind[id] === K_U64) return readU64(this.buf, this.at(id));
     return BigInt(this.int(id, 0));
+  }
+
+  /** A rate (u32 or u64 per schema) as a number, 0 when absent (exact below 2^53). */
+  rate(id: number): number {
+    if (!this.has(id)) return 0;
+    if (this.kind[id] === K_U64) {
+      const o = this.at(id);
+      const w = this.words;
+      if (w && o % 4 === 0) {
+        const lo = w.u32[o >> 2] as number;
+        const hi = w.u32[(o >> 2) + 1] as number;
+        return HOST_LE ? hi * 4294967296 + lo : lo * 4294967296 + hi;
+      }
+      return Number(readU64(this.buf, o));
+    }
+    return this.int(id, 0);
   }
 
   /** A NUL-terminated string, or undefined when absent. */
   str(id: number): string | undefined {
     if (!this.has(id)) return undefined;
-    const o = this.at(id, 'string');
+    if (this.kind[id] !== K_STRING) this.fail(id, `is ${this.set.byId[id]?.type}, not a string`);
+    const o = this.at(id);
     const end = o + (this.len[id] as number);
-    const nul = this.buf.indexOf(0, o);
-    return this.buf.toString('utf8', o, nul >= 0 && nul < end ? nul : end);
+    let stop = o;
+    while (stop < end && this.buf[stop] !== 0) stop++;
+    return this.buf.toString('utf8', o, stop);
   }
 
-  /** Offset and length of a binary payload, or undefined when absent. */
-  bytes(id: number): { off: number; len: number } | undefined {
-    if (!this.has(id)) return undefined;
-    return { off: this.at(id, 'binary'), len: this.len[id] as number };
+  /** Offset of a binary payload (its length is {@link length}), or -1 when absent. */
+  bytesAt(id: number): number {
+    if (!this.has(id)) return -1;
+    if (this.kind[id] !== K_BINARY) this.fail(id, `is ${this.set.byId[id]?.type}, not binary`);
+    return this.off[id] as number;
+  }
+
+  /** Payload length of `id` (0 when absent). */
+  length(id: number): number {
+    return this.has(id) ? (this.len[id] as number) : 0;
+  }
+
+  /** The 32-bit word at a payload offset, host order. */
+  wordAt(o: number): number {
+    const w = this.words;
+    return w && o % 4 === 0 ? (w.u32[o >> 2] as number) : readU32(this.buf, o);
   }
 
   /** A `flags` pair; `{0, 0}` when absent. */
   flags(id: number): FlagsValue {
     if (!this.has(id)) return { flags: 0, mask: 0 };
-    const o = this.at(id, 'flags');
-    return { flags: readU32(this.buf, o), mask: readU32(this.buf, o + 4) };
+    if (this.kind[id] !== K_FLAGS) this.fail(id, `is ${this.set.byId[id]?.type}, not flags`);
+    const o = this.at(id);
+    return { flags: this.wordAt(o), mask: this.wordAt(o + 4) };
   }
 
   /** Loads `view` with the nest `id`; false when absent. */
   nested(id: number, view: AttrView): boolean {
     if (!this.has(id)) return false;
-    const o = this.at(id, 'nested');
+    if (this.kind[id] !== K_NESTED) this.fail(id, `is ${this.set.byId[id]?.type}, not a nest`);
+    const o = this.off[id] as number;
     view.load(this.buf, o, o + (this.len[id] as number));
     return true;
   }

@@ -9,16 +9,26 @@ import { NETLINK_GENERIC } from './constants';
 import { addon, isNativeError, type NativeSocket } from '../native/addon';
 import { NetlinkSocketError } from './errors';
 
+/** How far an exchange got. */
+export interface ExchangeProgress {
+  /** Bytes of the receive buffer filled with answers (whole datagrams). */
+  used: number;
+  /** Request datagrams answered in full. */
+  done: number;
+  /** The next datagram's answer has begun and continues in the next call. */
+  partial: boolean;
+}
+
 /** A transport failure part-way through an exchange. */
 export class ExchangeError extends NetlinkSocketError {
   constructor(
     errno: number,
     syscall: string,
     what: string,
-    /** Datagrams that did arrive, back to back in chunks. */
-    readonly datagrams: Buffer[],
-    /** Request buffers answered in full before the failure. */
-    readonly completed: number,
+    /** Bytes of the receive buffer filled before the failure (still valid). */
+    readonly used: number,
+    /** Request datagrams answered in full before the failure. */
+    readonly done: number,
   ) {
     super(errno, syscall, what);
     this.name = 'ExchangeError';
@@ -30,17 +40,22 @@ export interface Transport {
   /** Our netlink port id (replies carry it in nlmsg_pid). */
   readonly portId: number;
   /**
-   * For each buffer of one or more messages: sends it as one datagram, then
-   * receives until the kernel's terminal answer to its last message (an
-   * NLMSG_DONE or NLMSG_ERROR with that sequence number). Every request
-   * buffer must therefore end with a message that gets such an answer: one
-   * that asks for an ACK, or a dump. Resolves with all datagrams received,
-   * back to back in one or more chunks (netlink messages are self-delimiting
-   * and 4-byte aligned; a datagram never spans two chunks).
-   * Rejects with an {@link ExchangeError} (ETIMEDOUT after `timeoutMs`
-   * without any datagram; ENOBUFS when the kernel dropped answers).
+   * `data` holds request datagrams back to back; `ends` are their end
+   * offsets (from the start of `data`). For each datagram: send it, then
+   * receive the answers into `recv` (whole datagrams, each padded to 4
+   * bytes) until the kernel's terminal answer to its last message: an
+   * NLMSG_DONE or NLMSG_ERROR with that sequence number. Every datagram must
+   * therefore end with a message that gets such an answer (one that asks
+   * for an ACK, or a dump).
+   *
+   * Returns early when `recv` is nearly full (less than 64 KiB left),
+   * possibly part-way through an answer (`partial`); the caller reads
+   * `recv[0, used)` and calls again with the remaining datagrams and
+   * `resume` true, and the first of them is not sent again. Rejects with an
+   * {@link ExchangeError} (ETIMEDOUT after `timeoutMs` without any answer;
+   * ENOBUFS when the kernel dropped answers), whose `used` bytes are valid.
    */
-  exchange(requests: Buffer[], timeoutMs: number): Promise<Buffer[]>;
+  exchange(data: Buffer, ends: Uint32Array, recv: Buffer, resume: boolean, timeoutMs: number): Promise<ExchangeProgress>;
   close(): void;
 }
 
@@ -76,13 +91,11 @@ export class NativeTransport implements Transport {
     this.portId = this.sock.portId;
   }
 
-  async exchange(requests: Buffer[], timeoutMs: number): Promise<Buffer[]> {
+  async exchange(data: Buffer, ends: Uint32Array, recv: Buffer, resume: boolean, timeoutMs: number): Promise<ExchangeProgress> {
     try {
-      return await this.sock.exchange(requests, timeoutMs);
+      return await this.sock.exchange(data, ends, recv, resume, timeoutMs);
     } catch (e) {
-      if (isNativeError(e)) {
-        throw new ExchangeError(e.errno, e.syscall, 'netlink exchange', e.datagrams ?? [], e.completed ?? 0);
-      }
+      if (isNativeError(e)) throw new ExchangeError(e.errno, e.syscall, 'netlink exchange', e.used ?? 0, e.done ?? 0);
       throw e;
     }
   }

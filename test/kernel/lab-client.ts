@@ -1,0 +1,74 @@
+/**
+ * The client of the traffic tests, run inside the client namespace.
+ *
+ * `node lab-client.js http URL N`: N sequential HTTP GETs, each on a new
+ * connection. `node lab-client.js sip HOST PORT SRCPORT CALLID`: one UDP SIP
+ * INVITE carrying that Call-ID, from that source port.
+ *
+ * Prints one JSON line: per request the local port used, the status and the
+ * body (the real server's name); for SIP, the bytes sent.
+ */
+import { createSocket } from 'node:dgram';
+import { request } from 'node:http';
+
+interface Reply {
+  localPort: number;
+  status: number;
+  body: string;
+  /** Bytes of the request as written (headers included). */
+  sent: number;
+}
+
+function get(url: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ localPort: req.socket?.localPort ?? 0, status: res.statusCode ?? 0, body, sent: req.socket?.bytesWritten ?? 0 }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [mode, ...rest] = argv;
+  if (mode === 'http') {
+    const [url, n] = rest as [string, string];
+    const out: Reply[] = [];
+    for (let i = 0; i < Number(n); i++) out.push(await get(url));
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  if (mode === 'sip') {
+    const [host, port, srcPort, callId] = rest as [string, string, string, string];
+    const msg = Buffer.from(
+      [
+        `INVITE sip:lab@${host} SIP/2.0`,
+        `Via: SIP/2.0/UDP 203.0.113.2:${srcPort};branch=z9hG4bK${srcPort}`,
+        'From: <sip:client@203.0.113.2>;tag=1',
+        `To: <sip:lab@${host}>`,
+        `Call-ID: ${callId}`,
+        'CSeq: 1 INVITE',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      'latin1',
+    );
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve) => sock.bind(Number(srcPort), resolve));
+    await new Promise<void>((resolve, reject) => sock.send(msg, Number(port), host, (e) => (e ? reject(e) : resolve())));
+    sock.close();
+    process.stdout.write(`${JSON.stringify({ sent: msg.length })}\n`);
+    return;
+  }
+  throw new Error(`usage: lab-client.js http URL N | sip HOST PORT SRCPORT CALLID`);
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  process.stderr.write(`${e.message}\n`);
+  process.exit(1);
+});
