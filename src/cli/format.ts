@@ -43,8 +43,9 @@ export function addrPortName(address: string, port: number, proto: Protocol | un
   return s.length > 59 ? s.slice(0, 59) : s;
 }
 
-/** `print_largenum`: 9 columns, scaled with K/M/G/T unless FMT_EXACT. */
-export function largenum(v: bigint, format: number): string {
+/** `print_largenum`: 9 columns, scaled with K/M/G/T unless FMT_EXACT. Counters are bigint, rates numbers. */
+export function largenum(n: bigint | number, format: number): string {
+  const v = typeof n === 'bigint' ? n : BigInt(n);
   if (format & FMT.EXACT) {
     const s = v.toString();
     return s.padStart(s.length <= 8 ? 9 : s.length + 1);
@@ -102,6 +103,8 @@ function schedFlagsText(bits: number, scheduler: string, all = false): string {
   return f.join(',');
 }
 
+const RULE_OPTION: Record<string, string> = { tcp: '-t', udp: '-u', sctp: '--sctp-service' };
+const LIST_NAME: Record<string, string> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
 const FWD_NAME: Record<string, string> = { masq: 'Masq', local: 'Local', tunnel: 'Tunnel', route: 'Route' };
 const FWD_SWITCH: Record<string, string> = { masq: '-m', local: '-g', tunnel: '-i', route: '-g' };
 const TUN_FLAG_OPT = ['--tun-nocsum', '--tun-csum', '--tun-remcsum'];
@@ -140,16 +143,18 @@ export function serviceLines(out: Lines, s: ListedService, format: number, extra
   const k = s.key;
   const cfg = s.config;
   const v6 = s.family === 'ipv6';
-  const proto = isFwmarkKey(k) ? undefined : k.protocol;
+  // A protocol IPVS has no name for (a number) gets no port names, and
+  // ipvsadm's `?` and `--xxx-service`.
+  const proto = isFwmarkKey(k) || typeof k.protocol === 'number' ? undefined : k.protocol;
   let name: string;
   if (isFwmarkKey(k)) {
     if (format & FMT.RULE) name = v6 ? `-f ${k.fwmark} -6` : `-f ${k.fwmark}`;
     else name = v6 ? `FWM  ${k.fwmark} IPv6` : `FWM  ${k.fwmark}`;
   } else {
-    const vname = addrPortName(k.address, k.port, k.protocol, format);
-    if (format & FMT.RULE) name = `${k.protocol === 'sctp' ? '--sctp-service' : k.protocol === 'udp' ? '-u' : '-t'} ${vname}`;
+    const vname = addrPortName(k.address, k.port, proto, format);
+    if (format & FMT.RULE) name = `${RULE_OPTION[String(k.protocol)] ?? '--xxx-service'} ${vname}`;
     else {
-      name = `${k.protocol.toUpperCase().padEnd(4)} ${vname}`;
+      name = `${(LIST_NAME[String(k.protocol)] ?? '?').padEnd(4)} ${vname}`;
       if (!v6 && name.length > 33) name = name.slice(0, 33);
     }
   }

@@ -19,7 +19,7 @@ function stats(s: Stats): Record<string, bigint> {
   return { conns: s.conns, inPackets: s.inPackets, outPackets: s.outPackets, inBytes: s.inBytes, outBytes: s.outBytes };
 }
 
-function rates(r: Rates): Record<string, bigint> {
+function rates(r: Rates): Record<string, number> {
   return { cps: r.cps, inPps: r.inPps, outPps: r.outPps, inBps: r.inBps, outBps: r.outBps };
 }
 

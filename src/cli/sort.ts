@@ -44,8 +44,8 @@ export function compareServices(a: { key: ServiceKey; family: Family }, b: { key
   r = (a.family === 'ipv4' ? 2 : 10) - (b.family === 'ipv4' ? 2 : 10);
   if (r !== 0) return r;
   // libipvs leaves protocol, address and port zero for fwmark services.
-  const pa = isFwmarkKey(ka) ? 0 : PROTO_NUM[ka.protocol];
-  const pb = isFwmarkKey(kb) ? 0 : PROTO_NUM[kb.protocol];
+  const pa = isFwmarkKey(ka) ? 0 : typeof ka.protocol === 'number' ? ka.protocol : PROTO_NUM[ka.protocol];
+  const pb = isFwmarkKey(kb) ? 0 : typeof kb.protocol === 'number' ? kb.protocol : PROTO_NUM[kb.protocol];
   r = pa - pb;
   if (r !== 0) return r;
   const aa = isFwmarkKey(ka) ? ZERO16 : parseAddress(ka.address).bytes;

@@ -26,7 +26,7 @@ export interface CorpusOptions {
   unsaveable?: boolean;
 }
 
-const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh'];
+const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'none'];
 
 /** Real servers for a service, in a deliberately unsorted order. */
 function realServers(svc: string, v6: boolean, k: number, port: number): string[] {

@@ -7,8 +7,6 @@ import t, { type Test } from 'tap';
 import { withNetns, type Netns } from '../harness';
 import { IPVS, asIpvs, setup, shown, stateOf } from '../cli-helpers';
 
-// The guest runs every module in one tap process: the root's default 30 s is too short.
-t.setTimeout(40 * 60_000);
 
 const SVC = '-t 192.0.2.10:80';
 /** A namespace with a few services and real servers to refuse things against. */

@@ -10,7 +10,6 @@ import { withNetns, type Netns } from '../harness';
 import { IPVS, asIpvs, shown } from '../cli-helpers';
 import { corpus } from '../cli-corpus';
 
-t.setTimeout(40 * 60_000);
 
 /** Runs a read-only view with both tools in the same namespace; `wrap` prefixes both (e.g. a bind mount). */
 async function same(t: Test, ns: Netns, args: string, wrap = '', ipvsArgs = args, admCmd = `ipvsadm ${args}`): Promise<void> {

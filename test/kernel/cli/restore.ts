@@ -9,7 +9,6 @@ import { withNetns, type Netns } from '../harness';
 import { IPVS, asIpvs, shown, stateOf } from '../cli-helpers';
 import { corpus } from '../cli-corpus';
 
-t.setTimeout(40 * 60_000);
 
 /** Loads ipvsadm command lines with ipvsadm itself. */
 async function load(ns: Netns, lines: readonly string[]): Promise<void> {

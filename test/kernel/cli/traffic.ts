@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { withNetns, type Netns } from '../harness';
 import { IPVS, asIpvs, shown } from '../cli-helpers';
 
-t.setTimeout(40 * 60_000);
 
 const VIP = '203.0.113.100';
 const SERVERS = [1, 2, 3, 4].map((i) => ({ ns: '', name: `rs${i}`, director: `198.51.100.${4 * i - 3}`, address: `198.51.100.${4 * i - 2}` }));
