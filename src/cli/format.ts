@@ -13,7 +13,8 @@
  */
 import { formatAddrPort } from '../ipvs/address';
 import { schedFlagBits } from '../ipvs/codec';
-import { isFwmarkKey, type Destination, type DestinationRule, type Info, type Protocol, type ServiceEntry, type ServiceRule } from '../ipvs/model';
+import type { Family } from '../ipvs/address';
+import { isFwmarkKey, type Destination, type DestinationRule, type Info, type Protocol, type ServiceEntry, type ServiceKey, type ServiceRule } from '../ipvs/model';
 import { FMT } from './grammar';
 import { hostName, portToService } from './names';
 import type { Lines } from './sink';
@@ -142,22 +143,9 @@ export interface RuleExtras {
 export function serviceLines(out: Lines, s: ListedService, format: number, extras?: RuleExtras): void {
   const k = s.key;
   const cfg = s.config;
-  const v6 = s.family === 'ipv6';
-  // A protocol IPVS has no name for (a number) gets no port names, and
-  // ipvsadm's `?` and `--xxx-service`.
+  // A protocol IPVS has no name for (a number) gets no port names.
   const proto = isFwmarkKey(k) || typeof k.protocol === 'number' ? undefined : k.protocol;
-  let name: string;
-  if (isFwmarkKey(k)) {
-    if (format & FMT.RULE) name = v6 ? `-f ${k.fwmark} -6` : `-f ${k.fwmark}`;
-    else name = v6 ? `FWM  ${k.fwmark} IPv6` : `FWM  ${k.fwmark}`;
-  } else {
-    const vname = addrPortName(k.address, k.port, proto, format);
-    if (format & FMT.RULE) name = `${RULE_OPTION[String(k.protocol)] ?? '--xxx-service'} ${vname}`;
-    else {
-      name = `${(LIST_NAME[String(k.protocol)] ?? '?').padEnd(4)} ${vname}`;
-      if (!v6 && name.length > 33) name = name.slice(0, 33);
-    }
-  }
+  const name = serviceName(k, s.family, format);
   const bits = schedFlagBits(cfg.schedFlags);
   const anySched = (bits & (SCHED1 | SCHED2 | SCHED3)) !== 0;
   const mask = (): string | undefined => {
@@ -249,6 +237,24 @@ export function serviceLines(out: Lines, s: ListedService, format: number, extra
       out.push(`  -> ${pad(dname, 28)} ${pad(FWD_NAME[c.forwarding] as string, 7)} ${pad(c.weight, 6)} ${pad(active, 10)} ${pad(inactive, 10)}\n`);
     }
   }
+}
+
+/**
+ * How a listing names a service: `-t 192.0.2.1:80` or `-f 7 -6` in rules,
+ * `TCP  192.0.2.1:80` (cut at 33 characters for IPv4) or `FWM  7 IPv6` in
+ * listings; a protocol IPVS has no name for is ipvsadm's `--xxx-service`/`?`.
+ */
+export function serviceName(k: ServiceKey, family: Family, format: number): string {
+  const v6 = family === 'ipv6';
+  if (isFwmarkKey(k)) {
+    if (format & FMT.RULE) return v6 ? `-f ${k.fwmark} -6` : `-f ${k.fwmark}`;
+    return v6 ? `FWM  ${k.fwmark} IPv6` : `FWM  ${k.fwmark}`;
+  }
+  const proto = typeof k.protocol === 'number' ? undefined : k.protocol;
+  const vname = addrPortName(k.address, k.port, proto, format);
+  if (format & FMT.RULE) return `${RULE_OPTION[String(k.protocol)] ?? '--xxx-service'} ${vname}`;
+  const name = `${(LIST_NAME[String(k.protocol)] ?? '?').padEnd(4)} ${vname}`;
+  return !v6 && name.length > 33 ? name.slice(0, 33) : name;
 }
 
 /** Every address a listing of `services` will name (for reverse lookups before formatting). */

@@ -25,7 +25,7 @@ import { IpvsError } from '../ipvs/errors';
 import { isFwmarkKey, type DaemonState, type DestinationConfig, type DestinationRule, type ServiceKey, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
 import { planChanges, type Plan } from '../ipvs/plan';
 import { destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
-import { serviceLines } from './format';
+import { serviceLines, serviceName } from './format';
 import { CMD, FMT, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
 import { RESTORE_HELP } from './help';
 import { Exit, type Io } from './io';
@@ -266,11 +266,8 @@ function ruleText(service: ServiceRule, dest?: DestinationRule): string {
 }
 
 function keyText(key: ServiceKey): string {
-  const out: string[] = [];
   const family = isFwmarkKey(key) ? key.family : key.address.includes(':') ? 'ipv6' : 'ipv4';
-  serviceLines(out, { key, family, config: { scheduler: '', persistent: false, timeout: 0, netmask: 0, onePacket: false, schedFlags: [] }, destinations: [] }, FMT.RULE | FMT.NUMERIC);
-  // "-A <svc> -s " -> "<svc>"
-  return (out[0] as string).slice(3, (out[0] as string).lastIndexOf(' -s '));
+  return serviceName(key, family, FMT.RULE | FMT.NUMERIC);
 }
 
 /** One operation in ipvsadm syntax, as --dry-run prints it. */

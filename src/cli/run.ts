@@ -13,10 +13,11 @@ import { listedAddresses, serviceLines, title, versionLine, type ListedService }
 import { CMD, FMT, OPT, type CommandEntry } from './grammar';
 import { connectionsJson, daemonsJson, servicesJson, timeoutsJson } from './json';
 import { resolveAddresses } from './names';
-import { compareServices, glibcSort } from './sort';
+import { sortServices } from './sort';
 import { ERRNO, ipvsStrerror, type IpvsFunc } from './strerror';
 import { Exit, type Io } from './io';
 import { TextSink } from './sink';
+import { ruleText } from './save';
 import { mark } from './timing';
 
 export { Exit, type Io };
@@ -189,11 +190,12 @@ async function guard<T>(ctx: RunContext, func: IpvsFunc, fn: () => Promise<T>, t
 /** `list_all`: the whole table (-L, or -S with FMT_RULE). */
 export async function listAll(ctx: RunContext, format: number, json: boolean): Promise<string | Buffer> {
   const rule = (format & FMT.RULE) !== 0;
-  // -S needs no counters: the rule set is the cheaper read.
   mark('open');
+  // -S needs no counters: the rule set is the cheaper read.
+  if (rule && !json) return guard(ctx, 'get_services', () => ruleText(ctx.client, format));
   const services: ListedService[] = await guard(ctx, 'get_services', () => (rule ? ctx.client.rules() : ctx.client.snapshot()));
   mark(rule ? 'read rules' : 'read snapshot');
-  if (!(format & FMT.NOSORT)) glibcSort(services, compareServices);
+  if (!(format & FMT.NOSORT)) sortServices(services);
   if (json) return servicesJson(services, ctx.info);
   if (!(format & FMT.NUMERIC)) await resolveAddresses(listedAddresses(services));
   const out = new TextSink();

@@ -63,6 +63,51 @@ export function compareDestinations(a: { key: DestinationKey; family: Family }, 
 }
 
 /**
+ * Sorts services as ipvsadm does ({@link compareServices}), each key read
+ * once (a save sorts 5,000 services: some 60,000 comparisons).
+ */
+export function sortServices<T extends { key: ServiceKey; family: Family }>(list: T[]): T[] {
+  const n = list.length;
+  if (n < 2) return list;
+  // Per entry: fwmark, family, protocol, 4 address words, port.
+  const k = new Float64Array(n * 8);
+  for (let i = 0; i < n; i++) {
+    const s = list[i] as T;
+    const key = s.key;
+    const o = i * 8;
+    k[o + 1] = s.family === 'ipv4' ? 2 : 10;
+    if (isFwmarkKey(key)) {
+      k[o] = key.fwmark; // protocol, address and port stay 0, as libipvs leaves them
+    } else {
+      k[o + 2] = typeof key.protocol === 'number' ? key.protocol : PROTO_NUM[key.protocol];
+      const b = parseAddress(key.address).bytes;
+      for (let w = 0; w < 4; w++) k[o + 3 + w] = b.readUInt32BE(w * 4);
+      k[o + 7] = key.port;
+    }
+  }
+  const idx = Array.from({ length: n }, (_v, i) => i);
+  glibcSort(idx, (x, y) => {
+    const a = x * 8;
+    const b = y * 8;
+    let r = wrapSub(k[a] as number, k[b] as number);
+    if (r !== 0) return r;
+    r = (k[a + 1] as number) - (k[b + 1] as number);
+    if (r !== 0) return r;
+    r = (k[a + 2] as number) - (k[b + 2] as number);
+    if (r !== 0) return r;
+    const words = k[a + 1] === 10 ? 4 : 1;
+    for (let w = 0; w < words; w++) {
+      r = wrapSub(k[a + 3 + w] as number, k[b + 3 + w] as number);
+      if (r !== 0) return r;
+    }
+    return (k[a + 7] as number) - (k[b + 7] as number);
+  });
+  const sorted = idx.map((i) => list[i] as T);
+  for (let i = 0; i < n; i++) list[i] = sorted[i] as T;
+  return list;
+}
+
+/**
  * Sorts real servers as ipvsadm does ({@link compareDestinations}), with
  * each address read once: listings sort 5,000 lists and the comparator
  * would otherwise look every address up again on every comparison.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareDestinations, compareServices, glibcSort, sortDestinations } from '../../src/cli/sort';
+import { compareDestinations, compareServices, glibcSort, sortDestinations, sortServices } from '../../src/cli/sort';
 import type { ServiceKey } from '../../src/ipvs/model';
 
 /** A deterministic pseudo-random sequence (xorshift). */
@@ -66,5 +66,22 @@ t.test('sorting real servers with precomputed keys gives the comparator\'s order
   for (let n = 0; n < 40; n++) {
     const list = Array.from({ length: n }, pick);
     t.same(sortDestinations(list), glibcSort([...list], compareDestinations), `n=${n}`);
+  }
+});
+
+t.test("sorting services with precomputed keys gives the comparator's order", async (t) => {
+  const r = rng(5);
+  const pick = (): { key: ServiceKey; family: 'ipv4' | 'ipv6' } => {
+    const x = r();
+    const v6 = (x & 3) === 0;
+    const family = v6 ? 'ipv6' : 'ipv4';
+    if ((x & 12) === 0) return { key: { fwmark: (r() % 3) * 0x7fffffff + (r() % 5) + 1, family }, family };
+    const address = v6 ? `2001:db8:${(x >>> 16).toString(16)}::${(x & 0xffff).toString(16)}` : `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+    const protocol = (['tcp', 'udp', 'sctp', 99] as const)[r() % 4] as 'tcp' | 'udp' | 'sctp';
+    return { key: { protocol, address, port: r() % 3 }, family };
+  };
+  for (let n = 0; n < 40; n++) {
+    const list = Array.from({ length: n }, pick);
+    t.same(sortServices([...list]), glibcSort([...list], compareServices), `n=${n}`);
   }
 });
