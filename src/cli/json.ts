@@ -5,8 +5,9 @@
  * quoted, so `jq` and other arbitrary-precision readers get the exact value.
  * @module
  */
-import { isFwmarkKey, type Connection, type Info, type Rates, type Stats, type SyncDaemon, type Timeouts } from '../ipvs/model';
+import { isFwmarkKey, type Connection, type Destination, type DestinationRule, type Info, type Rates, type Stats, type SyncDaemon, type Timeouts } from '../ipvs/model';
 import type { ListedService } from './format';
+import { sortDestinations } from './sort';
 
 /** JSON text of a value whose bigints become exact JSON numbers. */
 export function toJson(value: unknown): string {
@@ -23,8 +24,8 @@ function rates(r: Rates): Record<string, number> {
   return { cps: r.cps, inPps: r.inPps, outPps: r.outPps, inBps: r.inBps, outBps: r.outBps };
 }
 
-/** One service (and its real servers) in the documented shape. */
-export function serviceJson(s: ListedService): Record<string, unknown> {
+/** One service (and its real servers, in ipvsadm's order unless `sort` is false) in the documented shape. */
+export function serviceJson(s: ListedService, sort = true): Record<string, unknown> {
   const k = s.key;
   const c = s.config;
   const o: Record<string, unknown> = isFwmarkKey(k)
@@ -41,7 +42,8 @@ export function serviceJson(s: ListedService): Record<string, unknown> {
     o.stats = stats(s.stats);
     o.rates = rates(s.rates);
   }
-  o.destinations = s.destinations.map((d) => {
+  const dests: readonly (DestinationRule | Destination)[] = s.destinations;
+  o.destinations = (sort ? sortDestinations(dests) : dests).map((d) => {
     const dc = d.config;
     const j: Record<string, unknown> = {
       address: d.key.address,
@@ -69,13 +71,13 @@ export function serviceJson(s: ListedService): Record<string, unknown> {
 }
 
 /** `ipvs -L --json`: the table, with the IPVS version when listing everything. */
-export function servicesJson(services: readonly ListedService[], info?: Info): string {
+export function servicesJson(services: readonly ListedService[], sort: boolean, info?: Info): string {
   const o: Record<string, unknown> = {};
   if (info) {
     o.version = info.version;
     o.connTableSize = info.connTableSize;
   }
-  o.services = services.map(serviceJson);
+  o.services = services.map((s) => serviceJson(s, sort));
   return `${toJson(o)}\n`;
 }
 

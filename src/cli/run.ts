@@ -196,7 +196,7 @@ export async function listAll(ctx: RunContext, format: number, json: boolean): P
   const services: ListedService[] = await guard(ctx, 'get_services', () => (rule ? ctx.client.rules() : ctx.client.snapshot()));
   mark(rule ? 'read rules' : 'read snapshot');
   if (!(format & FMT.NOSORT)) sortServices(services);
-  if (json) return servicesJson(services, ctx.info);
+  if (json) return servicesJson(services, !(format & FMT.NOSORT), ctx.info);
   if (!(format & FMT.NUMERIC)) await resolveAddresses(listedAddresses(services));
   const out = new TextSink();
   if (!rule) out.push(versionLine(ctx.info));
@@ -212,7 +212,7 @@ async function listOne(e: CommandEntry, ctx: RunContext): Promise<string> {
   const svc = await guard(ctx, 'get_service', () => ctx.client.getService(key));
   const destinations = await guard(ctx, 'get_dests', () => ctx.client.listDestinations(key));
   const entry: ServiceEntry = { ...svc, destinations };
-  if (e.json) return servicesJson([entry]);
+  if (e.json) return servicesJson([entry], !(e.format & FMT.NOSORT));
   if (!(e.format & FMT.NUMERIC)) await resolveAddresses(listedAddresses([entry]));
   const out: string[] = [title(e.format)];
   serviceLines(out, entry, e.format);
