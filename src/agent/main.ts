@@ -11,7 +11,7 @@ import { Agent } from './agent';
 import { loadConfig } from './config/load';
 import { ConfigError } from './config/validate';
 import { listening, parseListen, startHttp } from './http';
-import { InterimHealthSource } from './interim-health';
+import { HealthMonitor } from './checks';
 import type { HealthSource } from './checks/types';
 import { formatOperation } from './save-format';
 
@@ -117,7 +117,7 @@ export function parseArgs(argv: readonly string[]): Cli | 'help' {
 
 /** The health-check engine the agent runs with. */
 function createHealthSource(): HealthSource {
-  return new InterimHealthSource();
+  return new HealthMonitor();
 }
 
 async function main(argv: string[]): Promise<number> {

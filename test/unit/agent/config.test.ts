@@ -113,7 +113,7 @@ t.test('checks: validated with paths, inherited by real servers, overridable and
 
   const p = problems(base('    check: { type: http, timeout: -1s, path: health, colour: red, interval: 2 }\n    realServers:\n      - address: 192.0.2.11\n        check: { type: smoke }\n'));
   t.same(p.map((x) => x.path), ['services[0].check.colour', 'services[0].check.interval', 'services[0].check.timeout', 'services[0].check.path', 'services[0].realServers[0].check.type']);
-  t.match(p[1]!.message, /with a unit/);
+  t.match(p[1]!.message, /must be a duration like 2s/);
 });
 
 t.test('durations: units and bare seconds', async (t) => {
