@@ -6,10 +6,11 @@
  * - save them: `ipvs -S -n` vs `ipvsadm -S -n`
  * - restore a file that differs from the kernel in 1% of its lines
  *
- * Run (from the package root, after `npm run build` and
- * `npx tsc -p tsconfig.test.json`): `node .build/bench/cli.js`.
- * Options (environment): IPVS_BENCH_SCALE (services, default 5000),
- * IPVS_BENCH_RUNS (default 3), IPVS_BENCH_CPU (host CPU to pin UML to, default 1).
+ * Run: `npm run bench -- cli` (scripts/bench.sh boots UML and runs this
+ * inside), or, after `npm run build` and `npx tsc -p tsconfig.test.json`,
+ * `node .build/bench/cli.js`, which boots UML itself (pinned to
+ * IPVS_BENCH_CPU, default 1). Options (environment): IPVS_BENCH_SCALE
+ * (services, default 5000), IPVS_BENCH_RUNS (default 3).
  * Absolute times under UML are inflated; the ratios, measured in the same
  * boot, are the result.
  */
@@ -136,6 +137,7 @@ async function host(): Promise<void> {
 }
 
 if (require.main === module) {
-  if (process.argv.includes('--guest')) guest();
+  // Inside the UML guest (the runner's init sets IPVS_UML_MODPROBE): measure; on the host: boot it.
+  if (process.argv.includes('--guest') || process.env.IPVS_UML_MODPROBE !== undefined) guest();
   else void host();
 }
