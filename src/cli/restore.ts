@@ -1,0 +1,453 @@
+/**
+ * `ipvs restore [--dry-run] [FILE]`: makes the kernel's rules equal a file
+ * of ipvsadm-save (or `ipvs save --full`) output, without a flush.
+ *
+ * 1. The whole file is read, parsed with ipvsadm's grammar and checked
+ *    (duplicates, real servers without their service, values the kernel
+ *    would refuse). Any problem is reported as `line N: ...` and the command
+ *    exits 2 before touching the kernel.
+ * 2. The kernel's rule set is read (`IpvsClient.rules()`, no counters) and
+ *    `planChanges` computes the difference: unchanged entries are not
+ *    touched, changed ones are edited in place, new real servers are added
+ *    before old ones are removed, absent services are deleted last.
+ * 3. The plan is applied in one batch (`IpvsClient.apply`); each refusal is
+ *    reported with the line it came from, and the status is 255 if any.
+ *
+ * `--set` and `--start-daemon` lines (from `save --full`) are reconciled too
+ * when the file has them; a file without them leaves timeouts and daemons
+ * alone, as ipvsadm-restore does.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { Operation } from '../ipvs/client';
+import { checkDestinationInput, completeServiceConfig, serviceKeyText } from '../ipvs/codec';
+import { IpvsError } from '../ipvs/errors';
+import { isFwmarkKey, type DaemonState, type DestinationConfig, type DestinationRule, type ServiceKey, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
+import { planChanges, type Plan } from '../ipvs/plan';
+import { destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
+import { serviceLines, serviceName } from './format';
+import { CMD, FMT, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
+import { RESTORE_HELP } from './help';
+import { Exit, type Io } from './io';
+import { NeedsLookup, resolveHosts } from './names';
+import { daemonLine } from './save';
+import { openSession } from './session';
+import { mark, report } from './timing';
+
+/** What a restore file asks for. */
+export interface RestoreFile {
+  services: ServiceRule[];
+  /** The line a service key or real-server key object (of `services`) came from. */
+  lineOf(key: object): number | undefined;
+  /** From a `--set` line, if any. */
+  timeouts?: { value: Timeouts; line: number };
+  /** From `--start-daemon` lines; undefined when the file has none (daemons are then left alone). */
+  daemons?: Map<DaemonState, { daemon: SyncDaemon; line: number }>;
+}
+
+/**
+ * The words of a restore file line: blanks separate, a word starting with
+ * `#` starts a comment, `ipvsadm` words are dropped. A `-b` ending a line
+ * is dropped too: ipvsadm-save writes `-b ` with nothing after it for the
+ * scheduler flags it has no name for (the third flag of sh and mh).
+ */
+export function lineWords(line: string): string[] {
+  const words: string[] = [];
+  // A scanner rather than split(/regex/): a restore reads 55,000 lines.
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    let c = line.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 13) {
+      i++;
+      continue;
+    }
+    if (c === 35) break; // '#'
+    const start = i;
+    while (i < n && (c = line.charCodeAt(i)) !== 32 && c !== 9 && c !== 13) i++;
+    const w = line.slice(start, i);
+    if (w !== 'ipvsadm') words.push(w);
+  }
+  const last = words[words.length - 1];
+  if (words[0] === '-A' && (last === '-b' || last === '--sched-flags')) words.pop();
+  return words;
+}
+
+/** A value ipvsadm would send but the kernel refuses, said in ipvsadm's terms. */
+function refusedValue(e: IpvsError, c: CommandEntry): string {
+  const field = (e as { field?: string }).field ?? '';
+  if (field.endsWith('lowerThreshold')) {
+    return `the lower threshold (-y ${c.dest.lThreshold}) must not exceed the upper threshold (-x ${c.dest.uThreshold}); the kernel refuses it`;
+  }
+  if (field.endsWith('persistenceEngine')) return `persistence engine '${c.svc.pe}' is longer than the kernel's 15 characters`;
+  return e.message;
+}
+
+function parseLine(words: string[]): CommandEntry | SpecialCommand {
+  return parseCommand(['ipvs', ...words], { replaying: true, signedMarks: true });
+}
+
+/** Parses and checks a restore file. Returns the desired state, or the errors (`line N: ...`). */
+export async function readRestoreFile(text: string): Promise<RestoreFile | { errors: string[] }> {
+  // A full load is 55,000 lines, and under UML every object kept alive costs
+  // (see DEVELOPERS.md): per real server only what the plan needs is kept
+  // (key, configuration, rule) and its line as a plain number.
+  const errors: { line: number; text: string }[] = [];
+  interface Entry {
+    rule: ServiceRule;
+    line: number;
+    destLines: number[];
+  }
+  const services = new Map<string, Entry>();
+  /** Real servers seen before their service's -A line. */
+  const pending: { id: string; rule: DestinationRule; line: number }[] = [];
+  let timeouts: RestoreFile['timeouts'];
+  let daemons: RestoreFile['daemons'];
+  // Consecutive -a lines name the same service: remember the last one.
+  let lastSvc: CommandEntry['svc'] | undefined;
+  let lastId = '';
+  // Most real servers share a handful of configurations: share the objects
+  // too (nothing writes them; the plan and apply only read them).
+  const configs = new Map<string, DestinationConfig>();
+  // Line by line without split(): 55,000 line strings alive at once cost
+  // more under UML than reading them one at a time.
+  let n = 0;
+  for (let at = 0; at < text.length; ) {
+    let eol = text.indexOf('\n', at);
+    if (eol < 0) eol = text.length;
+    const line = text.slice(at, eol);
+    at = eol + 1;
+    n++;
+    const words = lineWords(line);
+    if (words.length === 0) continue;
+    let e: CommandEntry | SpecialCommand;
+    try {
+      for (;;) {
+        try {
+          e = parseLine(words);
+          break;
+        } catch (x) {
+          if (!(x instanceof NeedsLookup)) throw x;
+          await resolveHosts([x.host]);
+        }
+      }
+    } catch (x) {
+      if (!(x instanceof UsageError)) throw x;
+      errors.push({ line: n, text: x.message.trimEnd() });
+      continue;
+    }
+    const fail = (msg: string): void => void errors.push({ line: n, text: msg });
+    if (e.cmd === 'help' || e.cmd === 'version') {
+      fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
+      continue;
+    }
+    switch (e.cmd) {
+      case CMD.FLUSH:
+        // "Start from an empty table": the diff reaches the file's state anyway.
+        break;
+      case CMD.ADD: {
+        const key = serviceKeyOf(e.svc);
+        const family = e.svc.af === 10 ? 'ipv6' : 'ipv4';
+        let config;
+        try {
+          config = completeServiceConfig(family, serviceConfigOf(e.svc));
+        } catch (x) {
+          if (!(x instanceof IpvsError)) throw x;
+          fail(refusedValue(x, e));
+          break;
+        }
+        const id = serviceKeyText(key); // serviceKeyOf is canonical already
+        const seen = services.get(id);
+        if (seen) {
+          fail(`${id} is already defined at line ${seen.line}`);
+          break;
+        }
+        services.set(id, { rule: { key, family, config, destinations: [] }, line: n, destLines: [] });
+        break;
+      }
+      case CMD.ADDDEST: {
+        const d = e.dest;
+        const sig = `${d.fwd} ${d.weight} ${d.uThreshold} ${d.lThreshold} ${d.tunType} ${d.tunPort} ${d.tunFlags}`;
+        let config = configs.get(sig);
+        if (!config) {
+          // destConfigOf gives a complete configuration: check it without copying it.
+          config = destConfigOf(d);
+          try {
+            checkDestinationInput(config);
+          } catch (x) {
+            if (!(x instanceof IpvsError)) throw x;
+            fail(refusedValue(x, e));
+            break;
+          }
+          if (configs.size < 4096) configs.set(sig, config);
+        }
+        const rule: DestinationRule = { key: destKeyOf(e.dest), family: e.dest.af === 10 ? 'ipv6' : 'ipv4', config };
+        const sv = e.svc;
+        const l = lastSvc;
+        if (!l || l.addr !== sv.addr || l.port !== sv.port || l.protocol !== sv.protocol || l.fwmark !== sv.fwmark || l.af !== sv.af) {
+          lastId = serviceKeyText(serviceKeyOf(sv));
+          lastSvc = sv;
+        }
+        const entry = services.get(lastId);
+        if (entry) {
+          entry.rule.destinations.push(rule);
+          entry.destLines.push(n);
+        } else pending.push({ id: lastId, rule, line: n });
+        break;
+      }
+      case CMD.TIMEOUT:
+        if (timeouts) fail(`timeouts are already set at line ${timeouts.line}`);
+        else timeouts = { value: e.timeouts, line: n };
+        break;
+      case CMD.STARTDAEMON: {
+        daemons ??= new Map();
+        const seen = daemons.get(e.daemon.state);
+        if (seen) fail(`the ${e.daemon.state} sync daemon is already defined at line ${seen.line}`);
+        else daemons.set(e.daemon.state, { daemon: daemonOf(e.daemon), line: n });
+        break;
+      }
+      default:
+        fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
+    }
+  }
+  for (const d of pending) {
+    const entry = services.get(d.id);
+    if (!entry) {
+      errors.push({ line: d.line, text: `${d.id} has no -A line in this file` });
+      continue;
+    }
+    entry.rule.destinations.push(d.rule);
+    entry.destLines.push(d.line);
+  }
+  const entries = [...services.values()];
+  for (const entry of entries) {
+    // Duplicates are rare: look for them without a per-server map.
+    const ds = entry.rule.destinations;
+    if (ds.length < 2) continue;
+    const order = ds.map((_d, i) => i).sort((a, b) => cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) || (entry.destLines[a] as number) - (entry.destLines[b] as number));
+    for (let k = 1; k < order.length; k++) {
+      const a = order[k - 1] as number;
+      const b = order[k] as number;
+      if (cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) === 0) {
+        errors.push({ line: entry.destLines[b] as number, text: `this real server is already defined at line ${entry.destLines[a]}` });
+      }
+    }
+  }
+  if (errors.length) return { errors: errors.sort((a, b) => a.line - b.line).map((x) => `line ${x.line}: ${x.text}`) };
+  let index: Map<object, number> | undefined;
+  const file: RestoreFile = {
+    services: entries.map((x) => x.rule),
+    lineOf(key) {
+      if (!index) {
+        // Built only when a refusal needs its line.
+        index = new Map();
+        for (const x of entries) {
+          index.set(x.rule.key, x.line);
+          x.rule.destinations.forEach((d, i) => (index as Map<object, number>).set(d.key, x.destLines[i] as number));
+        }
+      }
+      return index.get(key);
+    },
+  };
+  if (timeouts) file.timeouts = timeouts;
+  if (daemons) file.daemons = daemons;
+  return file;
+}
+
+function cmpKey(a: DestinationRule, b: DestinationRule): number {
+  return a.key.address < b.key.address ? -1 : a.key.address > b.key.address ? 1 : a.key.port - b.key.port;
+}
+
+/** A service or real server in ipvsadm syntax (numeric), for plans and messages. */
+function ruleText(service: ServiceRule, dest?: DestinationRule): string {
+  const out: string[] = [];
+  serviceLines(out, { ...service, destinations: dest ? [dest] : [] }, FMT.RULE | FMT.NUMERIC, { thresholds: true });
+  return (dest ? (out[2] as string) : (out[0] as string));
+}
+
+function keyText(key: ServiceKey): string {
+  const family = isFwmarkKey(key) ? key.family : key.address.includes(':') ? 'ipv6' : 'ipv4';
+  return serviceName(key, family, FMT.RULE | FMT.NUMERIC);
+}
+
+/** One operation in ipvsadm syntax, as --dry-run prints it. */
+export function operationText(op: Operation, want: Map<object, ServiceRule>): string {
+  switch (op.type) {
+    case 'add-service':
+    case 'edit-service': {
+      const s = want.get(op.service) as ServiceRule;
+      const t = ruleText(s);
+      return op.type === 'add-service' ? `+ ${t}` : `~ -E${t.slice(2)}`;
+    }
+    case 'add-destination':
+    case 'edit-destination': {
+      const s = want.get(op.service) as ServiceRule;
+      const d = s.destinations.find((x) => x.key === op.destination) as DestinationRule;
+      const t = ruleText(s, d);
+      return op.type === 'add-destination' ? `+ ${t}` : `~ -e${t.slice(2)}`;
+    }
+    case 'delete-destination':
+      return `- -d ${keyText(op.service)} -r ${op.destination.address.includes(':') ? `[${op.destination.address}]` : op.destination.address}:${op.destination.port}`;
+    case 'delete-service':
+      return `- -D ${keyText(op.service)}`;
+    default:
+      return `? ${op.type}`;
+  }
+}
+
+function summaryText(p: Plan): string {
+  const s = p.summary;
+  return (
+    `services: ${s.addServices} to add, ${s.editServices} to edit, ${s.deleteServices} to delete; ` +
+    `real servers: ${s.addDestinations} to add, ${s.editDestinations} to edit, ${s.deleteDestinations} to delete; ` +
+    `${s.unchanged} unchanged`
+  );
+}
+
+function sameDaemon(a: SyncDaemon, b: SyncDaemon): boolean {
+  const opt = (x: number | undefined, y: number | undefined): boolean => x === undefined || y === undefined || x === y;
+  return (
+    a.interface === b.interface &&
+    a.syncId === b.syncId &&
+    opt(a.maxLen, b.maxLen) &&
+    opt(a.port, b.port) &&
+    opt(a.ttl, b.ttl) &&
+    (a.group === undefined || b.group === undefined || a.group === b.group)
+  );
+}
+
+/** Runs `ipvs restore ARGS`. */
+export async function restoreCommand(args: string[], io: Io): Promise<number> {
+  let dryRun = false;
+  let path: string | undefined;
+  for (const a of args) {
+    if (a === '--dry-run') dryRun = true;
+    else if (a === '-h' || a === '--help') {
+      io.out(RESTORE_HELP);
+      return 0;
+    } else if (a.startsWith('-') && a !== '-') {
+      io.err(`ipvs restore: unknown option '${a}'\n${RESTORE_HELP}`);
+      return 2;
+    } else if (path !== undefined) {
+      io.err(`ipvs restore: one file at most (got '${path}' and '${a}')\n`);
+      return 2;
+    } else path = a;
+  }
+  let text: string;
+  try {
+    text = path === undefined || path === '-' ? readFileSync(0, 'latin1') : readFileSync(path, 'latin1');
+  } catch (e) {
+    io.err(`ipvs restore: cannot read ${path ?? 'stdin'}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const progress = process.stderr.isTTY ? (s: string): void => void process.stderr.write(`\r\x1b[K${s}`) : undefined;
+  mark('read file');
+  progress?.('ipvs restore: checking the file');
+  const parsed = await readRestoreFile(text);
+  mark('parse and check');
+  if ('errors' in parsed) {
+    progress?.('');
+    for (const m of parsed.errors) io.err(`ipvs restore: ${m}\n`);
+    io.err(`ipvs restore: ${parsed.errors.length} error(s); nothing was changed\n`);
+    return 2;
+  }
+  const { client } = await openSession(io);
+  mark('open');
+  try {
+    progress?.('ipvs restore: reading the kernel rules');
+    let current;
+    let timeouts: Timeouts | undefined;
+    let daemons: SyncDaemon[] = [];
+    try {
+      current = await client.rules();
+      if (parsed.timeouts) timeouts = await client.getTimeouts();
+      if (parsed.daemons) daemons = await client.listDaemons();
+    } catch (e) {
+      progress?.('');
+      io.err(`ipvs restore: cannot read the kernel rules: ${(e as Error).message}\n`);
+      throw new Exit(1);
+    }
+    // ipvsadm cannot say "local": -g means direct routing, and the kernel
+    // may report a local address as local; both are the same rule here.
+    mark('read kernel rules');
+    for (const s of current) for (const d of s.destinations) if (d.config.forwarding === 'local') d.config.forwarding = 'route';
+    const plan = planChanges(current, parsed.services);
+    mark(`plan (${plan.operations.length} operations)`);
+    const want = new Map<object, ServiceRule>();
+    for (const s of parsed.services) want.set(s.key, s);
+
+    const extra: { text: string; run: () => Promise<void>; line?: number; before: boolean }[] = [];
+    if (parsed.timeouts && timeouts) {
+      const t = parsed.timeouts.value;
+      const changes = (t.tcp && t.tcp !== timeouts.tcp) || (t.tcpFin && t.tcpFin !== timeouts.tcpFin) || (t.udp && t.udp !== timeouts.udp);
+      if (changes) extra.push({ text: `~ --set ${t.tcp} ${t.tcpFin} ${t.udp}`, run: () => client.setTimeouts(t), line: parsed.timeouts.line, before: true });
+    }
+    if (parsed.daemons) {
+      for (const state of ['master', 'backup'] as DaemonState[]) {
+        const now = daemons.find((d) => d.state === state);
+        const wanted = parsed.daemons.get(state);
+        if (now && wanted && sameDaemon(now, wanted.daemon)) continue;
+        if (now) extra.push({ text: `- --stop-daemon ${state}`, run: () => client.stopDaemon(state), before: true });
+        if (wanted) extra.push({ text: `+ ${daemonLine(wanted.daemon).trimEnd()}`, run: () => client.startDaemon(wanted.daemon), line: wanted.line, before: false });
+      }
+    }
+
+    if (dryRun) {
+      progress?.('');
+      const out: string[] = [];
+      for (const x of extra) if (x.before) out.push(x.text, '\n');
+      for (const op of plan.operations) out.push(operationText(op, want), '\n');
+      for (const x of extra) if (!x.before) out.push(x.text, '\n');
+      out.push(`# ${summaryText(plan)}\n`);
+      io.out(out.join(''));
+      return 0;
+    }
+
+    let failed = 0;
+    const report = (line: number | undefined, what: string, e: unknown): void => {
+      failed++;
+      progress?.('');
+      io.err(`ipvs restore: ${line !== undefined ? `line ${line}: ` : ''}${what}: ${(e as Error).message}\n`);
+    };
+    for (const x of extra) {
+      if (!x.before) continue;
+      try {
+        await x.run();
+      } catch (e) {
+        report(x.line, x.text.slice(2), e);
+      }
+    }
+    const ops = plan.operations;
+    // On a terminal, apply in slices to show progress; otherwise in one batch.
+    const slice = progress ? 5000 : ops.length || 1;
+    for (let from = 0; from < ops.length; from += slice) {
+      progress?.(`ipvs restore: applying ${from}/${ops.length}`);
+      const part = ops.slice(from, from + slice);
+      const r = await client.apply(part);
+      for (const f of r.failures) {
+        const op = f.operation;
+        const line =
+          op.type === 'add-destination' || op.type === 'edit-destination'
+            ? parsed.lineOf(op.destination)
+            : op.type === 'add-service' || op.type === 'edit-service'
+              ? parsed.lineOf(op.service)
+              : undefined;
+        report(line, operationText(op, want).slice(2), f.error);
+      }
+    }
+    for (const x of extra) {
+      if (x.before) continue;
+      try {
+        await x.run();
+      } catch (e) {
+        report(x.line, x.text.slice(2), e);
+      }
+    }
+    mark('apply');
+    progress?.('');
+    return failed ? 255 : 0;
+  } finally {
+    client.close();
+    report('restore');
+  }
+}
