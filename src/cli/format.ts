@@ -14,7 +14,7 @@
 import { formatAddrPort } from '../ipvs/address';
 import { schedFlagBits } from '../ipvs/codec';
 import type { Family } from '../ipvs/address';
-import { isFwmarkKey, type Destination, type DestinationRule, type Info, type Protocol, type ServiceEntry, type ServiceKey, type ServiceRule } from '../ipvs/model';
+import { isFwmarkKey, type Destination, type DestinationConfig, type DestinationRule, type Info, type Protocol, type ServiceConfig, type ServiceEntry, type ServiceKey, type ServiceRule } from '../ipvs/model';
 import { FMT } from './grammar';
 import { hostName, portToService } from './names';
 import type { Lines } from './sink';
@@ -154,16 +154,7 @@ export function serviceLines(out: Lines, s: ListedService, format: number, extra
   };
   const counters = 'stats' in s ? s : undefined;
   if (format & FMT.RULE) {
-    let line = `-A ${name} -s ${cfg.scheduler}`;
-    if (cfg.persistent) {
-      line += ` -p ${cfg.timeout}`;
-      const m = mask();
-      if (m !== undefined) line += ` -M ${m}`;
-    }
-    if (cfg.persistenceEngine) line += ` --pe ${cfg.persistenceEngine}`;
-    if (cfg.onePacket) line += ' -o';
-    if (anySched) line += ` -b ${schedFlagsText(bits, cfg.scheduler, extras !== undefined)}`;
-    out.push(line, '\n');
+    out.push(`-A ${name}${serviceRuleOptions(cfg, s.family, extras !== undefined)}`, '\n');
   } else if (format & (FMT.STATS | FMT.RATE)) {
     let line = name.padEnd(33);
     if (counters) {
@@ -196,17 +187,7 @@ export function serviceLines(out: Lines, s: ListedService, format: number, extra
     if (!(format & FMT.RULE) && d.family !== 'ipv6' && dname.length > 28) dname = dname.slice(0, 28);
     const c = d.config;
     if (format & FMT.RULE) {
-      let line = `-a ${name} -r ${dname} ${FWD_SWITCH[c.forwarding]} -w ${c.weight}`;
-      if (c.forwarding === 'tunnel') {
-        if (c.tunnelType === 'gre') line += ` --tun-type gre ${TUN_FLAG_OPT[tunFlagIndex(d)]}`;
-        else if (c.tunnelType === 'gue') line += ` --tun-type gue --tun-port ${c.tunnelPort} ${TUN_FLAG_OPT[tunFlagIndex(d)]}`;
-        else line += ' --tun-type ipip';
-      }
-      if (extras?.thresholds) {
-        if (c.upperThreshold !== 0) line += ` -x ${c.upperThreshold}`;
-        if (c.lowerThreshold !== 0) line += ` -y ${c.lowerThreshold}`;
-      }
-      out.push(line, '\n');
+      out.push(`-a ${name} -r ${dname}${destinationRuleOptions(c, extras?.thresholds === true)}`, '\n');
       continue;
     }
     const live = 'activeConns' in d ? d : undefined;
@@ -237,6 +218,45 @@ export function serviceLines(out: Lines, s: ListedService, format: number, extra
       out.push(`  -> ${pad(dname, 28)} ${pad(FWD_NAME[c.forwarding] as string, 7)} ${pad(c.weight, 6)} ${pad(active, 10)} ${pad(inactive, 10)}\n`);
     }
   }
+}
+
+/**
+ * The options of a service's `-A` line after its name, as ipvsadm -S
+ * prints them (` -s wrr -p 300 -M 255.255.255.0 --pe sip -o -b sh-port`).
+ * `all` also names the sh/mh third flag (`flag-3`), which ipvsadm -S drops.
+ */
+export function serviceRuleOptions(cfg: ServiceConfig, family: Family, all = false): string {
+  let line = ` -s ${cfg.scheduler}`;
+  if (cfg.persistent) {
+    line += ` -p ${cfg.timeout}`;
+    if (family === 'ipv4' ? cfg.netmask !== '255.255.255.255' : cfg.netmask !== 128) line += ` -M ${cfg.netmask}`;
+  }
+  if (cfg.persistenceEngine) line += ` --pe ${cfg.persistenceEngine}`;
+  if (cfg.onePacket) line += ' -o';
+  const bits = schedFlagBits(cfg.schedFlags);
+  if (bits & (SCHED1 | SCHED2 | SCHED3)) line += ` -b ${schedFlagsText(bits, cfg.scheduler, all)}`;
+  return line;
+}
+
+/**
+ * The options of a real server's `-a` line after `-r ADDR:PORT`, as
+ * ipvsadm -S prints them (` -i -w 1 --tun-type gue --tun-port 6080
+ * --tun-nocsum`); `thresholds` adds `-x`/`-y` (non-zero ones), which
+ * ipvsadm -S drops although ipvsadm -R accepts them.
+ */
+export function destinationRuleOptions(c: DestinationConfig, thresholds: boolean): string {
+  let line = ` ${FWD_SWITCH[c.forwarding]} -w ${c.weight}`;
+  if (c.forwarding === 'tunnel') {
+    const flags = TUN_FLAG_OPT[c.tunnelRemcsum ? 2 : c.tunnelCsum ? 1 : 0];
+    if (c.tunnelType === 'gre') line += ` --tun-type gre ${flags}`;
+    else if (c.tunnelType === 'gue') line += ` --tun-type gue --tun-port ${c.tunnelPort} ${flags}`;
+    else line += ' --tun-type ipip';
+  }
+  if (thresholds) {
+    if (c.upperThreshold !== 0) line += ` -x ${c.upperThreshold}`;
+    if (c.lowerThreshold !== 0) line += ` -y ${c.lowerThreshold}`;
+  }
+  return line;
 }
 
 /**

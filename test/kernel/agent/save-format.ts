@@ -25,9 +25,9 @@ t.test('formatSave(ipvsadmOrder(rules())) equals ipvsadm -S -n', async (t) => {
         'ipvsadm -A --sctp-service 203.0.113.10:9 -s fo',
         'ipvsadm -a --sctp-service 203.0.113.10:9 -r 198.51.100.15 -i --tun-type gre --tun-csum',
         'ipvsadm -A -f 8 -6 -s rr',
-        // Added out of order, and one more than 2^31 away from the rest (ipvsadm's int comparison wraps).
+        // Added out of order, and one whose second address word is 2^31 away from another's (ipvsadm's int comparison wraps).
         'ipvsadm -A -t 192.0.2.1:80 -s rr',
-        'ipvsadm -A -t 10.0.0.1:80 -s rr',
+        'ipvsadm -A -t [2001:db8:8001::1]:443 -s rr',
         'ipvsadm -a -t 192.0.2.1:80 -r 198.51.100.30:80 -m',
         'ipvsadm -a -t 192.0.2.1:80 -r 198.51.100.20:81 -m',
         'ipvsadm -a -t 192.0.2.1:80 -r 198.51.100.20:80 -m',
