@@ -85,21 +85,38 @@ export class BulkEncoder {
     return n;
   }
 
+  /** Parsed real-server addresses by text: loads name the same real servers again and again. */
+  private readonly addresses = new Map<string, ParsedAddress>();
+
+  private address(text: string): ParsedAddress {
+    let a = this.addresses.get(text);
+    if (!a) {
+      a = parseAddress(text);
+      if (this.addresses.size >= 4096) this.addresses.clear();
+      this.addresses.set(text, a);
+    }
+    return a;
+  }
+
   /**
    * Checks `op` and writes its genl header and attributes (the payload after
-   * the netlink header). Throws {@link InvalidArgumentError} with the field.
+   * the netlink header); with no writer, only checks (the same checks, in
+   * the same code, so a checked operation cannot fail to write). Throws
+   * {@link InvalidArgumentError} with the field.
    */
-  write(op: BulkOp, w: NlWriter): void {
+  write(op: BulkOp, w: NlWriter | undefined): void {
     const n = this.service(op.service);
     switch (op.type) {
       case 'add-service':
       case 'edit-service': {
         const c = checkServiceInput(n.family, op.config as never);
+        if (!w) return;
         w.genlHeader(op.type === 'add-service' ? IPVS_CMD.NEW_SERVICE : IPVS_CMD.SET_SERVICE, IPVS_GENL_VERSION);
         this.serviceNest(w, n, c);
         return;
       }
       case 'delete-service':
+        if (!w) return;
         w.genlHeader(IPVS_CMD.DEL_SERVICE, IPVS_GENL_VERSION);
         this.serviceNest(w, n, undefined);
         return;
@@ -111,7 +128,7 @@ export class BulkEncoder {
         if (typeof d.address !== 'string') throw invalidArgument('destination.address', 'must be an IP address');
         let a: ParsedAddress;
         try {
-          a = parseAddress(d.address);
+          a = this.address(d.address);
         } catch {
           throw invalidArgument('destination.address', `'${d.address}' is not an IPv4 or IPv6 address`);
         }
@@ -119,6 +136,7 @@ export class BulkEncoder {
         const cmd =
           op.type === 'add-destination' ? IPVS_CMD.NEW_DEST : op.type === 'edit-destination' ? IPVS_CMD.SET_DEST : IPVS_CMD.DEL_DEST;
         if (op.type === 'delete-destination') {
+          if (!w) return;
           w.genlHeader(cmd, IPVS_GENL_VERSION);
           this.serviceNest(w, n, undefined);
           const nest = w.beginNested(C.dest);
@@ -130,6 +148,7 @@ export class BulkEncoder {
         }
         const c = checkDestinationInput(op.config as never);
         checkMixedFamily(n, a.family, c.forwarding, () => ({ address: a.text, port }));
+        if (!w) return;
         w.genlHeader(cmd, IPVS_GENL_VERSION);
         this.serviceNest(w, n, undefined);
         const nest = w.beginNested(C.dest);

@@ -542,15 +542,14 @@ export class IpvsClient {
    */
   async apply(operations: readonly Operation[]): Promise<ApplyResult> {
     const enc = new BulkEncoder();
-    // First pass: check everything by encoding into a scratch buffer, keeping
-    // nothing (a load of 55,000 operations must not pin 55,000 objects).
-    const scratch = new NlWriter(1024);
+    // First pass: check everything (the encoder's own checks, without
+    // writing), keeping nothing: a load of 55,000 operations must not pin
+    // 55,000 objects.
     const invalid: { index: number; error: IpvsError }[] = [];
     for (let index = 0; index < operations.length; index++) {
       const op = operations[index] as Operation;
       try {
-        scratch.reset();
-        if (op !== null && typeof op === 'object' && isBulkOp(op)) enc.write(op, scratch);
+        if (op !== null && typeof op === 'object' && isBulkOp(op)) enc.write(op, undefined);
         else this.prepare(op);
       } catch (e) {
         if (e instanceof IpvsError) invalid.push({ index, error: e });

@@ -351,6 +351,8 @@ export class NetlinkConnection {
       const base = this.reserveSeqs(count);
       let next = 0;
       const w = this.writer;
+      // A big batch fills whole groups: size the writer for one at once.
+      if (count > 1024) w.reserve(this.batchGroup * (this.batchBytes + 4096));
       while (next < count) {
         // Pack up to `batchGroup` datagrams into the writer, then one round trip.
         w.reset();

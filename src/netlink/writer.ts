@@ -22,6 +22,18 @@ export class NlWriter {
     return this.pos;
   }
 
+  /**
+   * Makes room for `total` bytes in one allocation (a big batch would
+   * otherwise grow the buffer by doubling: every new page is a fault, and
+   * under User-Mode Linux a fault costs 48 us).
+   */
+  reserve(total: number): void {
+    if (total <= this.buf.length) return;
+    const next = Buffer.alloc(total);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
