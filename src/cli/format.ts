@@ -12,6 +12,7 @@
  * @module
  */
 import { formatAddrPort } from '../ipvs/address';
+import type { Operation } from '../ipvs/client';
 import { schedFlagBits } from '../ipvs/codec';
 import type { Family } from '../ipvs/address';
 import { isFwmarkKey, type Destination, type DestinationConfig, type DestinationRule, type Info, type Protocol, type ServiceConfig, type ServiceEntry, type ServiceKey, type ServiceRule } from '../ipvs/model';
@@ -257,6 +258,44 @@ export function destinationRuleOptions(c: DestinationConfig, thresholds: boolean
     if (c.lowerThreshold !== 0) line += ` -y ${c.lowerThreshold}`;
   }
   return line;
+}
+
+/** A service as ipvsadm -S -n names it: `-t 192.0.2.10:80`, `-f 7`, `-f 8 -6`. */
+export function serviceRuleName(key: ServiceKey): string {
+  const family = isFwmarkKey(key) ? key.family : key.address.includes(':') ? 'ipv6' : 'ipv4';
+  return serviceName(key, family, FMT.RULE | FMT.NUMERIC);
+}
+
+/**
+ * An operation as the ipvsadm arguments that would do it (`-e -t
+ * 192.0.2.10:80 -r 198.51.100.2:80 -m -w 0`), for dry runs and logs.
+ * Configurations are printed whole, thresholds and sh/mh flag-3 included,
+ * as `ipvs save --full` prints them.
+ */
+export function operationArgs(op: Operation): string {
+  switch (op.type) {
+    case 'add-service':
+    case 'edit-service': {
+      const family = isFwmarkKey(op.service) ? op.service.family : op.service.address.includes(':') ? 'ipv6' : 'ipv4';
+      const options = op.config ? serviceRuleOptions(op.config as ServiceConfig, family, true) : '';
+      return `${op.type === 'add-service' ? '-A' : '-E'} ${serviceRuleName(op.service)}${options}`;
+    }
+    case 'delete-service':
+      return `-D ${serviceRuleName(op.service)}`;
+    case 'add-destination':
+    case 'edit-destination': {
+      const options = op.config ? destinationRuleOptions(op.config as DestinationConfig, true) : '';
+      return `${op.type === 'add-destination' ? '-a' : '-e'} ${serviceRuleName(op.service)} -r ${formatAddrPort(op.destination.address, op.destination.port)}${options}`;
+    }
+    case 'delete-destination':
+      return `-d ${serviceRuleName(op.service)} -r ${formatAddrPort(op.destination.address, op.destination.port)}`;
+    case 'zero':
+      return `-Z${op.service ? ` ${serviceRuleName(op.service)}` : ''}`;
+    case 'set-timeouts':
+      return `--set ${op.timeouts.tcp ?? 0} ${op.timeouts.tcpFin ?? 0} ${op.timeouts.udp ?? 0}`;
+    case 'flush':
+      return '-C';
+  }
 }
 
 /**

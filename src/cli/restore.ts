@@ -22,11 +22,11 @@ import { readFileSync } from 'node:fs';
 import type { Operation } from '../ipvs/client';
 import { checkDestinationInput, completeServiceConfig, serviceKeyText } from '../ipvs/codec';
 import { IpvsError } from '../ipvs/errors';
-import { isFwmarkKey, type DaemonState, type DestinationConfig, type DestinationRule, type ServiceKey, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
+import { type DaemonState, type DestinationConfig, type DestinationRule, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
 import { planChanges, type Plan } from '../ipvs/plan';
 import { destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
-import { serviceLines, serviceName } from './format';
-import { CMD, FMT, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
+import { operationArgs } from './format';
+import { CMD, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
 import { RESTORE_HELP } from './help';
 import { Exit, type Io } from './io';
 import { NeedsLookup, resolveHosts } from './names';
@@ -259,40 +259,10 @@ function cmpKey(a: DestinationRule, b: DestinationRule): number {
 }
 
 /** A service or real server in ipvsadm syntax (numeric), for plans and messages. */
-function ruleText(service: ServiceRule, dest?: DestinationRule): string {
-  const out: string[] = [];
-  serviceLines(out, { ...service, destinations: dest ? [dest] : [] }, FMT.RULE | FMT.NUMERIC, { thresholds: true });
-  return (dest ? (out[2] as string) : (out[0] as string));
-}
-
-function keyText(key: ServiceKey): string {
-  const family = isFwmarkKey(key) ? key.family : key.address.includes(':') ? 'ipv6' : 'ipv4';
-  return serviceName(key, family, FMT.RULE | FMT.NUMERIC);
-}
-
-/** One operation in ipvsadm syntax, as --dry-run prints it. */
-export function operationText(op: Operation, want: Map<object, ServiceRule>): string {
-  switch (op.type) {
-    case 'add-service':
-    case 'edit-service': {
-      const s = want.get(op.service) as ServiceRule;
-      const t = ruleText(s);
-      return op.type === 'add-service' ? `+ ${t}` : `~ -E${t.slice(2)}`;
-    }
-    case 'add-destination':
-    case 'edit-destination': {
-      const s = want.get(op.service) as ServiceRule;
-      const d = s.destinations.find((x) => x.key === op.destination) as DestinationRule;
-      const t = ruleText(s, d);
-      return op.type === 'add-destination' ? `+ ${t}` : `~ -e${t.slice(2)}`;
-    }
-    case 'delete-destination':
-      return `- -d ${keyText(op.service)} -r ${op.destination.address.includes(':') ? `[${op.destination.address}]` : op.destination.address}:${op.destination.port}`;
-    case 'delete-service':
-      return `- -D ${keyText(op.service)}`;
-    default:
-      return `? ${op.type}`;
-  }
+/** One operation in ipvsadm syntax with its marker (`+` add, `~` edit in place, `-` remove), as --dry-run prints it. */
+export function operationText(op: Operation): string {
+  const marker = op.type.startsWith('add-') ? '+' : op.type.startsWith('edit-') ? '~' : op.type.startsWith('delete-') ? '-' : '?';
+  return `${marker} ${operationArgs(op)}`;
 }
 
 function summaryText(p: Plan): string {
@@ -373,8 +343,6 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
     for (const s of current) for (const d of s.destinations) if (d.config.forwarding === 'local') d.config.forwarding = 'route';
     const plan = planChanges(current, parsed.services);
     mark(`plan (${plan.operations.length} operations)`);
-    const want = new Map<object, ServiceRule>();
-    for (const s of parsed.services) want.set(s.key, s);
 
     const extra: { text: string; run: () => Promise<void>; line?: number; before: boolean }[] = [];
     if (parsed.timeouts && timeouts) {
@@ -396,7 +364,7 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
       progress?.('');
       const out: string[] = [];
       for (const x of extra) if (x.before) out.push(x.text, '\n');
-      for (const op of plan.operations) out.push(operationText(op, want), '\n');
+      for (const op of plan.operations) out.push(operationText(op), '\n');
       for (const x of extra) if (!x.before) out.push(x.text, '\n');
       out.push(`# ${summaryText(plan)}\n`);
       io.out(out.join(''));
@@ -432,7 +400,7 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
             : op.type === 'add-service' || op.type === 'edit-service'
               ? parsed.lineOf(op.service)
               : undefined;
-        report(line, operationText(op, want).slice(2), f.error);
+        report(line, operationText(op).slice(2), f.error);
       }
     }
     for (const x of extra) {
