@@ -1,14 +1,16 @@
 /**
  * The client of the traffic tests, run inside the client namespace.
  *
- * `node lab-client.js http URL N`: N sequential HTTP GETs, each on a new
- * connection. `node lab-client.js sip HOST PORT SRCPORT CALLID`: one UDP SIP
+ * `node lab-client.js http URL N [STOPFILE]`: N sequential HTTP GETs, each on
+ * a new connection; with STOPFILE, at least N and then on until that file
+ * exists (so a test can keep traffic flowing for as long as it needs). `node lab-client.js sip HOST PORT SRCPORT CALLID`: one UDP SIP
  * INVITE carrying that Call-ID, from that source port.
  *
  * Prints one JSON line: per request the local port used, the status and the
  * body (the real server's name); for SIP, the bytes sent.
  */
 import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 
 interface Reply {
@@ -36,9 +38,9 @@ function get(url: string): Promise<Reply> {
 async function main(argv: string[]): Promise<void> {
   const [mode, ...rest] = argv;
   if (mode === 'http') {
-    const [url, n] = rest as [string, string];
+    const [url, n, stopFile] = rest as [string, string, string | undefined];
     const out: Reply[] = [];
-    for (let i = 0; i < Number(n); i++) out.push(await get(url));
+    while (out.length < Number(n) || (stopFile !== undefined && !existsSync(stopFile))) out.push(await get(url));
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;
   }
@@ -65,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify({ sent: msg.length })}\n`);
     return;
   }
-  throw new Error(`usage: lab-client.js http URL N | sip HOST PORT SRCPORT CALLID`);
+  throw new Error(`usage: lab-client.js http URL N [STOPFILE] | sip HOST PORT SRCPORT CALLID`);
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {

@@ -47,8 +47,11 @@ export interface Lab {
   clientNs: string;
   client: { v4: string; v6: string };
   servers: [LabServer, LabServer];
-  /** HTTP GETs from the client, each on a new connection. */
-  http(url: string, n: number): Promise<Reply[]>;
+  /**
+   * HTTP GETs from the client, each on a new connection: `n` of them, or, with
+   * `until`, at least `n` and then on until that file exists.
+   */
+  http(url: string, n: number, until?: string): Promise<Reply[]>;
   /** One SIP INVITE over UDP from the client. */
   sip(host: string, port: number, srcPort: number, callId: string): Promise<void>;
   /** Stops the real servers and returns what each saw. */
@@ -162,8 +165,9 @@ export async function withLab<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
           { name: 'r1', ns: r1, v4: '198.51.100.11', v6: '2001:db8:1::11' },
           { name: 'r2', ns: r2, v4: '198.51.100.140', v6: '2001:db8:2::12' },
         ],
-        async http(url, n) {
-          return JSON.parse(await must(`ip netns exec ${c} ${process.execPath} ${js('lab-client')} http '${url}' ${n}`)) as Reply[];
+        async http(url, n, until) {
+          const stop = until === undefined ? '' : ` '${until}'`;
+          return JSON.parse(await must(`ip netns exec ${c} ${process.execPath} ${js('lab-client')} http '${url}' ${n}${stop}`)) as Reply[];
         },
         async sip(host, port, srcPort, callId) {
           await must(`ip netns exec ${c} ${process.execPath} ${js('lab-client')} sip ${host} ${port} ${srcPort} '${callId}'`);

@@ -7,14 +7,17 @@
  * re-created). The same traffic gives counters, rates and connection
  * entries to compare `ipvs -L --stats/--rate/-c` with ipvsadm's.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { withLab, type Lab } from '../lab';
 import type { Netns } from '../harness';
 import { IPVS, asIpvs, shown } from '../cli-helpers';
 
 const VIP = '203.0.113.10';
-/** Enough requests to outlast three restores (each a node start-up and a kernel read). */
-const REQUESTS = 3000;
+/** Requests before the client looks at its stop file (it then goes on until the file exists). */
+const REQUESTS = 300;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Compares a view that changes with time (rates): equal in one of a few back-to-back tries. */
@@ -87,8 +90,12 @@ t.test('restores under load: zero failed requests, the busy service untouched', 
     );
     const others = ['-A -t 203.0.113.11:80 -s lc', `-a -t 203.0.113.11:80 -r ${r2.v4}:8080 -m -w 2`, '-A -t 203.0.113.30:80 -s rr', `-a -t 203.0.113.30:80 -r ${r1.v4}:8080 -m -w 1`];
     let running = true;
+    // The client requests until this file exists: the restores below always run under load.
+    const dir = mkdtempSync(join(tmpdir(), 'ipvs-traffic-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const stop = join(dir, 'stop');
     // Each request is a new connection; a failed one makes http() reject.
-    const load = lab.http(`http://${VIP}/`, REQUESTS).finally(() => (running = false));
+    const load = lab.http(`http://${VIP}/`, REQUESTS, stop).finally(() => (running = false));
     load.catch(() => undefined); // awaited below
     await sleep(1500);
     await lab.director.sh(`ipvsadm -L -n --stats`); // let the estimator see the first connections
@@ -99,8 +106,9 @@ t.test('restores under load: zero failed requests, the busy service untouched', 
     await restore(t, lab, [...busy(undefined), ...others]);
     await restore(t, lab, [...busy(1), ...others]);
     t.ok(running, 'the client was still requesting when the last restore ended');
+    writeFileSync(stop, '');
     const replies = await load;
-    t.equal(replies.length, REQUESTS, 'every request was answered');
+    t.ok(replies.length >= REQUESTS, `every request was answered (${replies.length})`);
     t.same(
       replies.filter((r) => r.status !== 200),
       [],
