@@ -3,18 +3,43 @@
  *
  * Bulk loads encode tens of thousands of messages, so everything is written
  * into one buffer with lengths patched afterwards: no per-attribute objects.
+ *
+ * Netlink keeps every header and attribute on a 4-byte boundary, so on a
+ * little-endian host (x86, arm64) the writer stores whole 32-bit words
+ * through a Uint32Array over its buffer: an attribute header (length, type)
+ * is one store, a u32 attribute two. Buffer's own writeUInt16LE and friends
+ * are range-checked calls, and a 5,000 x 10 load makes ~800,000 of them
+ * (bench/library.ts measures the difference). Values out of a field's range
+ * take the Buffer path, which throws as before; big-endian hosts always do.
  * @module
  */
 import { NLA_F_NESTED, NLA_HDRLEN, NLMSG_HDRLEN, nlAlign } from './constants';
-import { readU16, writeU16, writeU32, writeU64 } from './hostorder';
+import { HOST_LE, readU16, writeU16, writeU32, writeU64 } from './hostorder';
 
 /** Writes netlink messages into one contiguous buffer. */
 export class NlWriter {
-  private buf: Buffer;
+  private buf!: Buffer;
+  /** 32-bit words over `buf` (little-endian hosts only). */
+  private words: Uint32Array | undefined;
   private pos = 0;
 
   constructor(initialSize = 4096) {
-    this.buf = Buffer.alloc(initialSize);
+    this.setBuffer(Buffer.alloc(initialSize));
+  }
+
+  private setBuffer(b: Buffer): void {
+    this.buf = b;
+    // Buffer.alloc gives a buffer of its own at offset 0; anything else is not word-addressable here.
+    this.words = HOST_LE && b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2) : undefined;
+  }
+
+  /**
+   * The word array when `n` bytes fit at an aligned position, else undefined
+   * (then the caller takes the byte-wise path).
+   */
+  private wordsFor(n: number): Uint32Array | undefined {
+    const p = this.pos;
+    return (p & 3) === 0 && p + n <= this.buf.length ? this.words : undefined;
   }
 
   /** Bytes written so far. */
@@ -31,7 +56,7 @@ export class NlWriter {
     if (total <= this.buf.length) return;
     const next = Buffer.alloc(total);
     this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.setBuffer(next);
   }
 
   private ensure(n: number): void {
@@ -40,7 +65,7 @@ export class NlWriter {
     while (size < this.pos + n) size *= 2;
     const next = Buffer.alloc(size);
     this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.setBuffer(next);
   }
 
   /** Zero-pads to the 4-byte netlink alignment. */
@@ -57,6 +82,16 @@ export class NlWriter {
   beginMessage(type: number, flags: number, seq: number, pid = 0): number {
     this.pad();
     const start = this.pos;
+    const w = this.wordsFor(NLMSG_HDRLEN);
+    if (w !== undefined && (type & 0xffff) === type && (flags & 0xffff) === flags) {
+      const i = start >>> 2;
+      w[i] = 0; // length, patched by endMessage
+      w[i + 1] = type | (flags << 16);
+      w[i + 2] = seq;
+      w[i + 3] = pid;
+      this.pos += NLMSG_HDRLEN;
+      return start;
+    }
     this.ensure(NLMSG_HDRLEN);
     writeU32(this.buf, 0, start); // length, patched by endMessage
     writeU16(this.buf, type, start + 4);
@@ -70,7 +105,8 @@ export class NlWriter {
   /** Patches the message length. */
   endMessage(start: number): void {
     this.pad();
-    writeU32(this.buf, this.pos - start, start);
+    if (this.words !== undefined && (start & 3) === 0) this.words[start >>> 2] = this.pos - start;
+    else writeU32(this.buf, this.pos - start, start);
   }
 
   /** ORs `flags` into the nlmsg_flags of the message that starts at `start`. */
@@ -88,6 +124,12 @@ export class NlWriter {
 
   /** A generic netlink header: cmd, version, reserved. */
   genlHeader(cmd: number, version: number): void {
+    const w = this.wordsFor(4);
+    if (w !== undefined) {
+      w[this.pos >>> 2] = (cmd & 0xff) | ((version & 0xff) << 8);
+      this.pos += 4;
+      return;
+    }
     this.ensure(4);
     this.buf[this.pos] = cmd;
     this.buf[this.pos + 1] = version;
@@ -103,7 +145,22 @@ export class NlWriter {
     this.pos += NLA_HDRLEN;
   }
 
+  /**
+   * One attribute whose payload is a single padded word, stored as two
+   * words; false (nothing written) when the fast path does not apply.
+   */
+  private wordAttr(type: number, len: number, value: number): boolean {
+    const w = this.wordsFor(8);
+    if (w === undefined || (type & 0xffff) !== type) return false;
+    const i = this.pos >>> 2;
+    w[i] = (NLA_HDRLEN + len) | (type << 16);
+    w[i + 1] = value;
+    this.pos += 8;
+    return true;
+  }
+
   attrU8(type: number, v: number): void {
+    if ((v & 0xff) === v && this.wordAttr(type, 1, v)) return;
     this.attrHeader(type, 1);
     this.buf.writeUInt8(v, this.pos);
     this.pos += 1;
@@ -111,6 +168,7 @@ export class NlWriter {
   }
 
   attrU16(type: number, v: number): void {
+    if ((v & 0xffff) === v && this.wordAttr(type, 2, v)) return;
     this.attrHeader(type, 2);
     writeU16(this.buf, v, this.pos);
     this.pos += 2;
@@ -118,6 +176,8 @@ export class NlWriter {
   }
 
   attrU32(type: number, v: number): void {
+    // writeU32(v >>> 0) accepts any number too: the word store converts the same way.
+    if (this.wordAttr(type, 4, v >>> 0)) return;
     this.attrHeader(type, 4);
     writeU32(this.buf, v >>> 0, this.pos);
     this.pos += 4;
@@ -130,6 +190,7 @@ export class NlWriter {
   }
 
   attrBe16(type: number, v: number): void {
+    if ((v & 0xffff) === v && this.wordAttr(type, 2, (v >>> 8) | ((v & 0xff) << 8))) return;
     this.attrHeader(type, 2);
     this.buf.writeUInt16BE(v, this.pos);
     this.pos += 2;
@@ -160,6 +221,16 @@ export class NlWriter {
   }
 
   attrBytes(type: number, data: Buffer | Uint8Array): void {
+    const n = data.length;
+    // Addresses (4 and 16 bytes) and netmasks: a few word stores beat a set() call.
+    const w = n <= 16 && (n & 3) === 0 ? this.wordsFor(NLA_HDRLEN + n) : undefined;
+    if (w !== undefined && (type & 0xffff) === type) {
+      let i = this.pos >>> 2;
+      w[i++] = (NLA_HDRLEN + n) | (type << 16);
+      for (let k = 0; k < n; k += 4) w[i++] = (data[k] as number) | ((data[k + 1] as number) << 8) | ((data[k + 2] as number) << 16) | ((data[k + 3] as number) << 24);
+      this.pos += NLA_HDRLEN + n;
+      return;
+    }
     this.attrHeader(type, data.length);
     this.buf.set(data, this.pos);
     this.pos += data.length;
@@ -173,12 +244,24 @@ export class NlWriter {
    */
   beginNested(type: number, flagNested = false): number {
     const start = this.pos;
+    const t = flagNested ? type | NLA_F_NESTED : type;
+    const w = this.wordsFor(NLA_HDRLEN);
+    if (w !== undefined && (t & 0xffff) === t) {
+      w[start >>> 2] = NLA_HDRLEN | (t << 16); // length, patched by endNested
+      this.pos += NLA_HDRLEN;
+      return start;
+    }
     this.attrHeader(flagNested ? type | NLA_F_NESTED : type, 0);
     return start;
   }
 
   endNested(start: number): void {
-    writeU16(this.buf, this.pos - start, start);
+    const len = this.pos - start;
+    const w = this.words;
+    if (w !== undefined && (start & 3) === 0 && (len & 0xffff) === len) {
+      const i = start >>> 2;
+      w[i] = ((w[i] as number) & 0xffff0000) | len;
+    } else writeU16(this.buf, len, start);
   }
 
   /**
