@@ -26,7 +26,7 @@ import { type DaemonState, type DestinationConfig, type DestinationRule, type Se
 import { planChanges, type Plan } from '../ipvs/plan';
 import { destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
 import { operationArgs } from './format';
-import { CMD, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
+import { CMD, parseCommand, parseWords, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
 import { RESTORE_HELP } from './help';
 import { Exit, type Io } from './io';
 import { NeedsLookup, resolveHosts } from './names';
@@ -51,11 +51,12 @@ export interface RestoreFile {
  * is dropped too: ipvsadm-save writes `-b ` with nothing after it for the
  * scheduler flags it has no name for (the third flag of sh and mh).
  */
-export function lineWords(line: string): string[] {
+export function lineWords(line: string, start = 0, end = line.length): string[] {
   const words: string[] = [];
-  // A scanner rather than split(/regex/): a restore reads 55,000 lines.
-  const n = line.length;
-  let i = 0;
+  // A scanner rather than split(/regex/): a restore reads 55,000 lines
+  // (from the file's text: `start` and `end` spare slicing each line).
+  const n = end;
+  let i = start;
   while (i < n) {
     let c = line.charCodeAt(i);
     if (c === 32 || c === 9 || c === 13) {
@@ -63,9 +64,9 @@ export function lineWords(line: string): string[] {
       continue;
     }
     if (c === 35) break; // '#'
-    const start = i;
+    const from = i;
     while (i < n && (c = line.charCodeAt(i)) !== 32 && c !== 9 && c !== 13) i++;
-    const w = line.slice(start, i);
+    const w = line.slice(from, i);
     if (w !== 'ipvsadm') words.push(w);
   }
   const last = words[words.length - 1];
@@ -83,8 +84,11 @@ function refusedValue(e: IpvsError, c: CommandEntry): string {
   return e.message;
 }
 
+const PARSE = { replaying: true, signedMarks: true };
+
 function parseLine(words: string[]): CommandEntry | SpecialCommand {
-  return parseCommand(['ipvs', ...words], { replaying: true, signedMarks: true });
+  // The lines save writes take parseWords's way (no popt); any other, popt's.
+  return parseWords(words, PARSE) ?? parseCommand(['ipvs', ...words], PARSE);
 }
 
 /** Parses and checks a restore file. Returns the desired state, or the errors (`line N: ...`). */
@@ -109,16 +113,18 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   // Most real servers share a handful of configurations: share the objects
   // too (nothing writes them; the plan and apply only read them).
   const configs = new Map<string, DestinationConfig>();
+  let lastDest: CommandEntry['dest'] | undefined;
+  let lastConfig: DestinationConfig | undefined;
   // Line by line without split(): 55,000 line strings alive at once cost
   // more under UML than reading them one at a time.
   let n = 0;
+  const fail = (msg: string): void => void errors.push({ line: n, text: msg });
   for (let at = 0; at < text.length; ) {
     let eol = text.indexOf('\n', at);
     if (eol < 0) eol = text.length;
-    const line = text.slice(at, eol);
+    const words = lineWords(text, at, eol);
     at = eol + 1;
     n++;
-    const words = lineWords(line);
     if (words.length === 0) continue;
     let e: CommandEntry | SpecialCommand;
     try {
@@ -136,7 +142,6 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
       errors.push({ line: n, text: x.message.trimEnd() });
       continue;
     }
-    const fail = (msg: string): void => void errors.push({ line: n, text: msg });
     if (e.cmd === 'help' || e.cmd === 'version') {
       fail(`'${words[0]}' is not a rule (a restore file holds -A, -a, --set and --start-daemon lines)`);
       continue;
@@ -167,8 +172,14 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
       }
       case CMD.ADDDEST: {
         const d = e.dest;
-        const sig = `${d.fwd} ${d.weight} ${d.uThreshold} ${d.lThreshold} ${d.tunType} ${d.tunPort} ${d.tunFlags}`;
-        let config = configs.get(sig);
+        const p = lastDest;
+        let config: DestinationConfig | undefined;
+        // Most often the same configuration as the line before: no text key to build.
+        if (p && p.fwd === d.fwd && p.weight === d.weight && p.uThreshold === d.uThreshold && p.lThreshold === d.lThreshold && p.tunType === d.tunType && p.tunPort === d.tunPort && p.tunFlags === d.tunFlags) {
+          config = lastConfig;
+        }
+        const sig = config ? '' : `${d.fwd} ${d.weight} ${d.uThreshold} ${d.lThreshold} ${d.tunType} ${d.tunPort} ${d.tunFlags}`;
+        config ??= configs.get(sig);
         if (!config) {
           // destConfigOf gives a complete configuration: check it without copying it.
           config = destConfigOf(d);
@@ -181,6 +192,8 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           }
           if (configs.size < 4096) configs.set(sig, config);
         }
+        lastDest = d;
+        lastConfig = config;
         const rule: DestinationRule = { key: destKeyOf(e.dest), family: e.dest.af === 10 ? 'ipv6' : 'ipv4', config };
         const sv = e.svc;
         const l = lastSvc;
@@ -224,6 +237,8 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
     // Duplicates are rare: look for them without a per-server map.
     const ds = entry.rule.destinations;
     if (ds.length < 2) continue;
+    // A few servers (the usual case): look at each pair before sorting.
+    if (ds.length <= 32 && !hasDuplicate(ds)) continue;
     const order = ds.map((_d, i) => i).sort((a, b) => cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) || (entry.destLines[a] as number) - (entry.destLines[b] as number));
     for (let k = 1; k < order.length; k++) {
       const a = order[k - 1] as number;
@@ -252,6 +267,17 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   if (timeouts) file.timeouts = timeouts;
   if (daemons) file.daemons = daemons;
   return file;
+}
+
+function hasDuplicate(ds: DestinationRule[]): boolean {
+  for (let b = 1; b < ds.length; b++) {
+    const kb = (ds[b] as DestinationRule).key;
+    for (let a = 0; a < b; a++) {
+      const ka = (ds[a] as DestinationRule).key;
+      if (ka.port === kb.port && ka.address === kb.address) return true;
+    }
+  }
+  return false;
 }
 
 function cmpKey(a: DestinationRule, b: DestinationRule): number {

@@ -1,0 +1,239 @@
+/**
+ * parseWords (the restore's way around popt) against parseCommand on
+ * generated lines: the lines save writes, and lines one step away from them
+ * (bad values, options repeated, dropped, reordered, clustered, attached,
+ * unknown, leftovers). Wherever parseWords answers, it must give exactly
+ * parseCommand's entry or error; it may decline (undefined) only for lines
+ * that are not all whole options.
+ */
+import t from 'tap';
+import { forgetParsedAddresses, parseCommand, parseWords, UsageError, type ParseOptions } from '../../src/cli/grammar';
+import { NeedsLookup } from '../../src/cli/names';
+import { lineWords, readRestoreFile } from '../../src/cli/restore';
+
+/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Outcome = { ok: unknown } | { usage: [string, number, boolean] } | { lookup: string } | { other: string };
+
+function outcome(f: () => unknown): Outcome {
+  try {
+    return { ok: f() };
+  } catch (x) {
+    if (x instanceof UsageError) return { usage: [x.message, x.exitCode, x.fatal] };
+    if (x instanceof NeedsLookup) return { lookup: x.host };
+    return { other: String(x) };
+  }
+}
+
+function generator(seed: number) {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const octet = (): number => Math.floor(r() * 256);
+  const hex = (): string => Math.floor(r() * 65536).toString(16);
+  const port = (): string => pick(['80', '0', '443', '65535', '65536', String(Math.floor(r() * 70000)), 'http', 'domain', 'nosuchport', '', '-1', '+8', '08']);
+  const v4 = (): string => pick([`192.0.2.${octet()}`, `198.51.100.${octet()}`, `203.0.113.${octet()}`, '0x7f.1', '10.1', '0', '256.1.1.1', '192.0.2.1 ', 'example.invalid']);
+  const v6 = (): string => pick([`2001:db8::${hex()}`, `2001:db8:${hex()}::${hex()}`, '::', '::ffff:192.0.2.1', '2001:db8:::1', 'fe80::1%eth0']);
+  const address = (): string =>
+    pick([
+      () => `${v4()}:${port()}`,
+      () => `${v4()}:${port()}`,
+      () => v4(),
+      () => `[${v6()}]:${port()}`,
+      () => `[${v6()}]:${port()}`,
+      () => v6(),
+      () => `[${v4()}]:${port()}`,
+      () => `[${v6()}]`,
+      () => `[${v6()}`,
+      () => '1234',
+      () => '',
+    ])();
+  const service = (): string[] =>
+    pick([
+      () => ['-t', address()],
+      () => ['-u', address()],
+      () => ['--sctp-service', address()],
+      () => ['--tcp-service', address()],
+      () => ['-f', pick(['1', '7', '-1294967296', '0', '4294967295', '4294967296', 'x', '-1', '-2147483649'])],
+      () => ['-f', pick(['1', '8']), '-6'],
+      () => ['--fwmark-service', '9'],
+    ])();
+  const serviceLine = (): string[] => {
+    const w = ['-A', ...service(), '-s', pick(['wlc', 'rr', 'sh', 'mh', 'wrr', 'x'.repeat(20), '-p'])];
+    if (r() < 0.4) {
+      w.push('-p');
+      if (r() < 0.8) w.push(pick(['300', '1', '0', '2678401', 'abc']));
+      if (r() < 0.5) w.push('-M', pick(['255.255.255.0', '255.255.255.255', '24', '64', '128', '129', '0', 'bad']));
+    }
+    if (r() < 0.2) w.push('--pe', pick(['sip', 'x'.repeat(20)]));
+    if (r() < 0.2) w.push('-o');
+    if (r() < 0.3) w.push('-b', pick(['sh-port', 'sh-fallback,sh-port', 'mh-port', 'flag-1,flag-2', 'flag-3', 'bad', ',', 'sh-port,']));
+    return w;
+  };
+  const serverLine = (): string[] => {
+    const fwd = pick(['-g', '-m', '-i', '--gatewaying', '--masquerading', '--ipip']);
+    const w = ['-a', ...service(), '-r', address(), fwd, '-w', pick(['1', '0', '5', '65536', '2147483647', '2147483648', '-1', '+5', ' 5', 'x'])];
+    if (r() < 0.3) {
+      const type = pick(['ipip', 'gue', 'gre', 'bad']);
+      w.push('--tun-type', type);
+      if (type === 'gue' || r() < 0.2) w.push('--tun-port', pick(['6080', '0', '65536']));
+      if (r() < 0.6) w.push(pick(['--tun-nocsum', '--tun-csum', '--tun-remcsum']));
+    }
+    if (r() < 0.2) w.push('-x', pick(['10', '0', '-1', 'x']));
+    if (r() < 0.2) w.push('-y', pick(['5', '20', 'x']));
+    return w;
+  };
+  const mutate = (w: string[]): string[] => {
+    const x = [...w];
+    const at = Math.floor(r() * (x.length + 1));
+    switch (Math.floor(r() * 12)) {
+      case 0:
+        x.splice(Math.min(at, x.length - 1), 1);
+        break;
+      case 1: {
+        const i = Math.min(at, x.length - 1);
+        x.splice(i, 0, x[i] as string);
+        break;
+      }
+      case 2:
+        x.splice(at, 0, pick(['-Q', '--nope', 'foo', '--', '-', '-E', '-a', '-h', '-v', '--json', '-n', '--start-daemon', '--set', '--syncid', '--mcast-group']));
+        break;
+      case 3:
+        x.push(pick(['-w=5', '-w5', '-mw', '--weight=3', '-6', '-p', '-r']));
+        break;
+      case 4: {
+        const i = Math.floor(r() * x.length);
+        const j = Math.floor(r() * x.length);
+        [x[i], x[j]] = [x[j] as string, x[i] as string];
+        break;
+      }
+      case 5:
+        x.unshift(pick(['-A', '-a', '-E', '-e', '-d', '-D', '-L', '-C', '-t', 'foo', '-h', '--add-service', '--add-server', '--start-daemon', '--set']));
+        break;
+      case 6:
+        x.push('-r', address());
+        break;
+      case 7:
+        x.push('-p');
+        break;
+      case 8:
+        // Not -p's argument (it starts with '-'), so not an option either.
+        x.push('-p', '-5');
+        break;
+      default:
+        break;
+    }
+    return x;
+  };
+  return { serviceLine, serverLine, mutate, r };
+}
+
+const OPTIONS: ParseOptions[] = [{ replaying: true, signedMarks: true }, {}];
+
+t.test('parseWords gives parseCommand’s entry or error on every line it takes', async (t) => {
+  const g = generator(20261121);
+  let fast = 0;
+  let declined = 0;
+  let canonicalDeclined = 0;
+  const kinds = new Set<string>();
+  for (let k = 0; k < 20000; k++) {
+    const canonical = g.r() < 0.5;
+    const base = g.r() < 0.5 ? g.serviceLine() : g.serverLine();
+    const words = canonical ? base : g.mutate(base);
+    const options = OPTIONS[k % 2] as ParseOptions;
+    const slow = outcome(() => parseCommand(['ipvs', ...words], options));
+    const quick = outcome(() => parseWords(words, options));
+    if ('ok' in quick && quick.ok === undefined) {
+      declined++;
+      if (canonical) canonicalDeclined++;
+      continue;
+    }
+    fast++;
+    kinds.add(Object.keys(slow)[0] as string);
+    // JSON keeps every field of an entry (buffers as byte arrays).
+    if (JSON.stringify(quick) !== JSON.stringify(slow)) {
+      t.fail(`differs on ${JSON.stringify(words)} ${JSON.stringify(options)}`, { found: quick, wanted: slow });
+      return;
+    }
+  }
+  t.equal(canonicalDeclined, 0, 'every line of whole options is taken');
+  t.ok(fast > 10000 && declined > 1000, `both ways exercised (${fast} taken, ${declined} declined)`);
+  t.same([...kinds].sort(), ['lookup', 'ok', 'usage'], 'entries, usage errors and host lookups all compared');
+});
+
+t.test('an address text parsed before gives what a first parse gives', async (t) => {
+  const g = generator(7);
+  for (let k = 0; k < 3000; k++) {
+    // The same text as a service and as a real server, in both orders.
+    const a = g.serverLine();
+    const svcText = a[2] as string;
+    const other = ['-a', a[1] as string, svcText, '-r', svcText, '-m', '-w', '1'];
+    const lines = [a, other, ['-A', a[1] as string, svcText, '-s', 'rr', '-p', '-M', '64']];
+    forgetParsedAddresses();
+    const first = lines.map((w) => outcome(() => parseCommand(['ipvs', ...w], { signedMarks: true })));
+    const again = lines.map((w) => outcome(() => parseCommand(['ipvs', ...w], { signedMarks: true })));
+    forgetParsedAddresses();
+    const reversed = [...lines].reverse().map((w) => outcome(() => parseCommand(['ipvs', ...w], { signedMarks: true })));
+    if (JSON.stringify(first) !== JSON.stringify(again) || JSON.stringify(first) !== JSON.stringify(reversed.reverse())) {
+      t.fail(`differs on ${JSON.stringify(lines)}`, { found: again, wanted: first });
+      return;
+    }
+  }
+  t.pass('3,000 texts');
+});
+
+t.test('the restore file names each duplicate real server as before (after the line it repeats)', async (t) => {
+  const r = await readRestoreFile(
+    [
+      '-a -t 192.0.2.1:80 -r 198.51.100.3:80 -m', // 1: before its service
+      '-A -t 192.0.2.1:80 -s rr',
+      '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m',
+      '-a -t 192.0.2.1:80 -r 198.51.100.3:80 -m', // 4: repeats line 1
+      '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -g', // 5: repeats line 3
+      '-a -t 192.0.2.1:80 -r 198.51.100.2:81 -m',
+      '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -i', // 7: repeats line 5
+    ].join('\n'),
+  );
+  t.same(r, {
+    errors: ['line 4: this real server is already defined at line 1', 'line 5: this real server is already defined at line 3', 'line 7: this real server is already defined at line 5'],
+  });
+  // Past 32 servers the sorted walk alone finds them.
+  const many = ['-A -t 192.0.2.1:80 -s rr'];
+  for (let i = 0; i < 40; i++) many.push(`-a -t 192.0.2.1:80 -r 198.51.100.${i + 1}:80 -m`);
+  many.push('-a -t 192.0.2.1:80 -r 198.51.100.7:80 -m');
+  t.same(await readRestoreFile(many.join('\n')), { errors: ['line 42: this real server is already defined at line 8'] });
+});
+
+t.test('a restore file of generated lines reads the same through either parser', async (t) => {
+  const g = generator(99);
+  const lines: string[] = [];
+  for (let k = 0; k < 400; k++) lines.push((g.r() < 0.3 ? g.serviceLine() : g.serverLine()).join(' '));
+  const text = lines.join('\n');
+  // Each line's words through parseCommand alone, as the restore parsed them before parseWords.
+  const viaPopt = lines.map((l) => outcome(() => parseCommand(['ipvs', ...lineWords(l)], { replaying: true, signedMarks: true })));
+  const viaWords = lines.map((l) => {
+    const w = lineWords(l);
+    return outcome(() => parseWords(w, { replaying: true, signedMarks: true }) ?? parseCommand(['ipvs', ...w], { replaying: true, signedMarks: true }));
+  });
+  t.same(viaWords, viaPopt);
+  // The restore reads the words from the file's text, without slicing each line.
+  let at = 0;
+  const ranged = lines.map((l) => {
+    const w = lineWords(`# x\n${text}`, at + 4, at + 4 + l.length);
+    at += l.length + 1;
+    return w;
+  });
+  t.same(ranged, lines.map((l) => lineWords(l)));
+  // And the file as a whole gives errors or rules, never throws.
+  const r = await readRestoreFile(text.replace(/example\.invalid/g, '192.0.2.200'));
+  t.ok('errors' in r || r.services.length > 0);
+});
