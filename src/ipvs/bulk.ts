@@ -147,7 +147,7 @@ export class BulkEncoder {
           return;
         }
         const c = checkDestinationInput(op.config as never);
-        checkMixedFamily(n, a.family, c.forwarding, () => ({ address: a.text, port }));
+        checkMixedFamily(n, a.family, c.forwarding, a.text, port);
         if (!w) return;
         w.genlHeader(cmd, IPVS_GENL_VERSION);
         this.serviceNest(w, n, undefined);

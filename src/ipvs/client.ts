@@ -635,7 +635,7 @@ export class IpvsClient {
           dest = destinationKeyAttrs(d);
         } else {
           const cfg = completeDestinationConfig(op.config ?? {});
-          checkMixedFamily(n, d.family, cfg.forwarding, () => d.key);
+          checkMixedFamily(n, d.family, cfg.forwarding, d.key.address, d.key.port);
           dest = destinationAttrs(d, cfg);
         }
         return { spec: this.spec(command, { service: serviceKeyAttrs(n), dest }), ctx };
