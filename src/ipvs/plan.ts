@@ -53,6 +53,46 @@ function destId(d: DestinationRule): string {
 const PAIRWISE = 32;
 
 /**
+ * Matches a service's desired real servers, one by one, to its current
+ * ones: the matcher returns the index of `d` among `current` (-1: a new
+ * one), and throws when `d` was given already. Small services (the usual
+ * case) are compared pairwise by canonical address and port, without an id
+ * string or a map entry per real server; big ones by id.
+ */
+function matcher(current: readonly DestinationRule[], desired: number, canon: CanonAddresses, service: string): (d: DestinationRule) => number {
+  const twice = (what: string): Error => new Error(`${what} is listed twice in ${service}`);
+  if (current.length <= PAIRWISE && desired <= PAIRWISE) {
+    const ca = current.map((d) => canon.of(d.key));
+    // The desired ones so far, as parallel arrays: nothing allocated per real server.
+    const addresses: string[] = [];
+    const ports: number[] = [];
+    return (d) => {
+      const address = canon.of(d.key);
+      const port = d.key.port;
+      for (let k = 0; k < addresses.length; k++) {
+        if (addresses[k] === address && ports[k] === port) throw twice(destinationKeyText({ address, port }));
+      }
+      addresses.push(address);
+      ports.push(port);
+      for (let i = 0; i < ca.length; i++) if (ca[i] === address && (current[i] as DestinationRule).key.port === port) return i;
+      return -1;
+    };
+  }
+  const byId = new Map<string, number>();
+  current.forEach((d, i) => {
+    const k = destId(d);
+    if (!byId.has(k)) byId.set(k, i);
+  });
+  const seen = new Set<string>();
+  return (d) => {
+    const k = destId(d);
+    if (seen.has(k)) throw twice(k);
+    seen.add(k);
+    return byId.get(k) ?? -1;
+  };
+}
+
+/**
  * Canonical real-server addresses by the text given: the same real servers
  * appear in service after service, and a plan of 55,000 against 55,000
  * spent most of its time building an id string and a map entry for each.
@@ -142,62 +182,26 @@ export function planChanges(current: readonly ServiceRule[], desired: readonly S
       edits.push({ type: 'edit-service', service: s.key, config: s.config });
     }
     const cds = cur.destinations;
-    const ds = s.destinations;
-    if (cds.length <= PAIRWISE && ds.length <= PAIRWISE) {
-      // The usual service: compare real servers pairwise (no ids, no maps),
-      // with the same results, in the same order, as the general path below.
-      const ca = cds.map((d) => canon.of(d.key));
-      const da: string[] = []; // filled in order, so errors come in the general path's order
-      let wanted = 0; // bit i: cds[i] is in the desired set
-      for (let j = 0; j < ds.length; j++) {
-        const d = ds[j] as DestinationRule;
-        const a = canon.of(d.key);
-        da.push(a);
-        const port = d.key.port;
-        for (let k = 0; k < j; k++) {
-          if (da[k] === a && (ds[k] as DestinationRule).key.port === port) throw new Error(`${destinationKeyText({ address: a, port })} is listed twice in ${id}`);
-        }
-        let i = 0;
-        while (i < cds.length && !(ca[i] === a && (cds[i] as DestinationRule).key.port === port)) i++;
-        if (i === cds.length) {
-          summary.addDestinations++;
-          adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
-          continue;
-        }
-        wanted |= 1 << i;
-        if (!sameDestinationConfig((cds[i] as DestinationRule).config, d.config)) {
-          summary.editDestinations++;
-          edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
-        } else summary.unchanged++;
-      }
-      for (let i = 0; i < cds.length; i++) {
-        if (wanted & (1 << i)) continue;
-        summary.deleteDestinations++;
-        removals.push({ type: 'delete-destination', service: cur.key, destination: (cds[i] as DestinationRule).key });
-      }
-      continue;
-    }
-    const curDests = new Map<string, DestinationRule>();
-    for (const d of cds) curDests.set(destId(d), d);
-    const seen = new Set<string>();
-    for (const d of ds) {
-      const did = destId(d);
-      if (seen.has(did)) throw new Error(`${did} is listed twice in ${id}`);
-      seen.add(did);
-      const cd = curDests.get(did);
-      if (!cd) {
+    const match = matcher(cds, s.destinations.length, canon, id);
+    const kept = new Array<boolean>(cds.length).fill(false);
+    for (const d of s.destinations) {
+      const i = match(d);
+      if (i < 0) {
         summary.addDestinations++;
         adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
-      } else if (!sameDestinationConfig(cd.config, d.config)) {
+        continue;
+      }
+      kept[i] = true;
+      if (!sameDestinationConfig((cds[i] as DestinationRule).config, d.config)) {
         summary.editDestinations++;
         edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
       } else summary.unchanged++;
     }
-    for (const [did, cd] of curDests) {
-      if (seen.has(did)) continue;
+    cds.forEach((cd, i) => {
+      if (kept[i]) return;
       summary.deleteDestinations++;
       removals.push({ type: 'delete-destination', service: cur.key, destination: cd.key });
-    }
+    });
   }
   for (const [id, cur] of now) {
     if (want.has(id) || !owns(cur.key)) continue;
