@@ -172,25 +172,23 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
       }
       case CMD.ADDDEST: {
         const d = e.dest;
-        const p = lastDest;
-        let config: DestinationConfig | undefined;
         // Most often the same configuration as the line before: no text key to build.
-        if (p && p.fwd === d.fwd && p.weight === d.weight && p.uThreshold === d.uThreshold && p.lThreshold === d.lThreshold && p.tunType === d.tunType && p.tunPort === d.tunPort && p.tunFlags === d.tunFlags) {
-          config = lastConfig;
-        }
-        const sig = config ? '' : `${d.fwd} ${d.weight} ${d.uThreshold} ${d.lThreshold} ${d.tunType} ${d.tunPort} ${d.tunFlags}`;
-        config ??= configs.get(sig);
+        let config = lastDest !== undefined && sameDestinationOptions(lastDest, d) ? lastConfig : undefined;
         if (!config) {
-          // destConfigOf gives a complete configuration: check it without copying it.
-          config = destConfigOf(d);
-          try {
-            checkDestinationInput(config);
-          } catch (x) {
-            if (!(x instanceof IpvsError)) throw x;
-            fail(refusedValue(x, e));
-            break;
+          const sig = `${d.fwd} ${d.weight} ${d.uThreshold} ${d.lThreshold} ${d.tunType} ${d.tunPort} ${d.tunFlags}`;
+          config = configs.get(sig);
+          if (!config) {
+            // destConfigOf gives a complete configuration: check it without copying it.
+            config = destConfigOf(d);
+            try {
+              checkDestinationInput(config);
+            } catch (x) {
+              if (!(x instanceof IpvsError)) throw x;
+              fail(refusedValue(x, e));
+              break;
+            }
+            if (configs.size < 4096) configs.set(sig, config);
           }
-          if (configs.size < 4096) configs.set(sig, config);
         }
         lastDest = d;
         lastConfig = config;
@@ -267,6 +265,11 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   if (timeouts) file.timeouts = timeouts;
   if (daemons) file.daemons = daemons;
   return file;
+}
+
+/** Whether two -a lines give a real server the same configuration (everything but its address). */
+function sameDestinationOptions(a: CommandEntry['dest'], b: CommandEntry['dest']): boolean {
+  return a.fwd === b.fwd && a.weight === b.weight && a.uThreshold === b.uThreshold && a.lThreshold === b.lThreshold && a.tunType === b.tunType && a.tunPort === b.tunPort && a.tunFlags === b.tunFlags;
 }
 
 function hasDuplicate(ds: DestinationRule[]): boolean {
