@@ -24,6 +24,7 @@ import { validateConfig } from '../src/agent/config/validate';
 import { Reconciler } from '../src/agent/reconciler';
 import { AgentProc, startWeb, waitServing, weightChange, type Proc } from '../src/lab/procs';
 import { buildDr, spawnIn, teardown } from '../src/lab/topology';
+import { createNetns, disposeNetns } from './netns';
 
 const SERVICES = 5000;
 const DESTS = 10;
@@ -33,14 +34,6 @@ function serviceKey(s: number): ServiceKey {
 }
 function destAddr(d: number): { address: string; port: number } {
   return { address: `198.51.100.${10 + (d % 240)}`, port: 80 + Math.floor(d / 240) };
-}
-
-function freshNetns(name: string): string {
-  execFileSync('sh', [
-    '-c',
-    [`ip netns add ${name}`, `ip -n ${name} link set lo up`, `ip -n ${name} link add dummy0 type dummy`, `ip -n ${name} addr add 198.51.100.1/24 dev dummy0`, `ip -n ${name} link set dummy0 up`].join(' && '),
-  ]);
-  return `/run/netns/${name}`;
 }
 
 async function ms(fn: () => Promise<unknown>): Promise<number> {
@@ -63,7 +56,7 @@ function stats(values: number[]): { n: number; min: number; p50: number; p90: nu
 const fmt = (v: number): string => v.toFixed(1).padStart(8);
 
 async function noOpPass(): Promise<Record<string, unknown>> {
-  const path = freshNetns('benchagent');
+  const path = createNetns('benchagent');
   const client = await IpvsClient.open({ netns: path });
   const ops: Operation[] = [];
   const raw = { services: [] as unknown[] };
@@ -111,7 +104,7 @@ async function noOpPass(): Promise<Record<string, unknown>> {
     recomputed.push(await ms(noop));
   }
   client.close();
-  execFileSync('ip', ['netns', 'del', 'benchagent']);
+  disposeNetns('benchagent');
   const d = stats(dump);
   const c = stats(cached);
   const o = stats(oneChanged);

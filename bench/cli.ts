@@ -27,6 +27,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInUml } from '../src/uml/runner';
+import { createNetns, disposeNetns } from './netns';
 
 const ROOT = join(__dirname, '..', '..');
 const IPVS = join(ROOT, 'lib', 'cli', 'main.js');
@@ -48,19 +49,6 @@ export function ruleFile(services: number, perService: number, variant = 0): str
     }
   }
   return `${out.join('\n')}\n`;
-}
-
-/** Flushes a namespace's table (at once, unlike netns teardown) and deletes it. */
-function dispose(name: string): void {
-  execFileSync('sh', ['-c', `ip netns exec ${name} ipvsadm -C && ip netns del ${name}`]);
-}
-
-function netns(name: string): void {
-  execFileSync('sh', [
-    '-c',
-    `ip netns add ${name} && ip -n ${name} link set lo up && ip -n ${name} link add dummy0 type dummy && ` +
-      `ip -n ${name} addr add 198.51.100.1/24 dev dummy0 && ip -n ${name} link set dummy0 up`,
-  ]);
 }
 
 /** Runs `cmd` (a shell line) in namespace `ns`; returns seconds and output. */
@@ -95,18 +83,18 @@ function guest(): void {
   try {
     // Warm the kernel (see the module comment); not counted.
     const w = `bench${process.pid}x${n++}`;
-    netns(w);
+    createNetns(w);
     timed(w, `ipvsadm -R < ${file}`);
-    dispose(w);
+    disposeNetns(w);
     for (let r = 0; r < runs; r++) {
       const a = `bench${process.pid}x${n++}`;
       const b = `bench${process.pid}x${n++}`;
-      netns(a);
-      netns(b);
+      createNetns(a);
+      createNetns(b);
       console.log(`run ${r + 1}/${runs}`);
       t.admLoad.push(timed(a, `ipvsadm -R < ${file}`).s);
       if (r === 0 && timed(a, 'ipvsadm -S -n').stdout !== text) throw new Error('ipvsadm -R did not give back the file');
-      dispose(a);
+      disposeNetns(a);
       t.ipvsLoad.push(timed(b, `node ${IPVS} restore ${file}`).s);
       if (r === 0 && timed(b, 'ipvsadm -S -n').stdout !== text) throw new Error('ipvs restore did not give back the file');
       t.admSave.push(timed(b, 'ipvsadm -S -n > /dev/null').s);
@@ -115,7 +103,7 @@ function guest(): void {
       t.nodeStart.push(timed(b, 'node -e 0').s);
       t.ipvs1pct.push(timed(b, `node ${IPVS} restore ${changed}`).s);
       if (r === 0 && timed(b, 'ipvsadm -S -n').stdout !== readFileSync(changed, 'latin1')) throw new Error('the 1% restore did not give back its file');
-      dispose(b);
+      disposeNetns(b);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@
  * beside two, 180 ms beside three. And the boot's first load pays for the
  * kernel's first touch of its slab pages (150 ms for the same load). So an
  * uncounted load warms the kernel first, and each namespace is flushed and
- * deleted as soon as its measurements are taken ({@link dispose}).
+ * deleted as soon as its measurements are taken ({@link disposeNetns}).
  *
  * Tables: 5,000 services x 10 destinations, and 1 service x 10,000.
  * Service s is tcp 203.0.113.(1+s%250):(1000+s/250); destination d is
@@ -21,6 +21,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createNetns, disposeNetns } from './netns';
 import { IpvsClient, type Operation, type ServiceKey } from '../src/index';
 
 const RAWC_LOAD = process.env.RAWC_LOAD ?? '/tmp/ipvs-bench/rawc-load';
@@ -30,22 +31,7 @@ const WORK = process.env.BENCH_WORK ?? '/tmp/ipvs-bench';
 let nsCounter = 0;
 function freshNetns(): { name: string; path: string } {
   const name = `bench${++nsCounter}`;
-  execFileSync('sh', [
-    '-c',
-    [
-      `ip netns add ${name}`,
-      `ip -n ${name} link set lo up`,
-      `ip -n ${name} link add dummy0 type dummy`,
-      `ip -n ${name} addr add 198.51.100.1/24 dev dummy0`,
-      `ip -n ${name} link set dummy0 up`,
-    ].join(' && '),
-  ]);
-  return { name, path: `/run/netns/${name}` };
-}
-
-/** Flushes a benchmark namespace's table (at once, unlike netns teardown) and deletes it. */
-function dispose(name: string): void {
-  execFileSync('sh', ['-c', `ip netns exec ${name} ipvsadm -C && ip netns del ${name}`]);
+  return { name, path: createNetns(name) };
 }
 
 function serviceKey(s: number): ServiceKey {
@@ -116,11 +102,11 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
     if (r.status !== 0) throw new Error(`ipvsadm -R failed (${r.status})`);
   });
   rows.push({ table: label, what: 'load: ipvsadm -R', ms: ipvsadmLoad });
-  dispose(a.name);
+  disposeNetns(a.name);
 
   const b = freshNetns();
   rows.push({ table: label, what: 'load: raw C, 256 msgs/sendmsg', ms: rawc(RAWC_LOAD, b.name, [String(services), String(dests), '256']) });
-  dispose(b.name);
+  disposeNetns(b.name);
 
   // The library, in process: the first load pays JIT compilation and heap
   // growth (cold); the second runs warm code in a warm heap.
@@ -135,7 +121,7 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
     if (applied !== total) throw new Error(`library load applied ${applied} of ${total}`);
     rows.push({ table: label, what: `load: library apply() (${temp})`, ms });
     client.close();
-    if (temp === 'cold') dispose(ns.name);
+    if (temp === 'cold') disposeNetns(ns.name);
     if (temp === 'warm') {
       // Dumps, on this namespace's table.
       const ipvsadmSave = wall(() => {
@@ -163,7 +149,7 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
         rows.push({ table: label, what: `dump: library ${name} (best of 3)`, ms: Math.min(...times) });
       }
       c2.close();
-      dispose(ns.name);
+      disposeNetns(ns.name);
     }
   }
 }
@@ -173,7 +159,7 @@ async function main(): Promise<void> {
   // Warm the kernel (see the module comment); not counted.
   const w = freshNetns();
   rawc(RAWC_LOAD, w.name, ['5000', '10', '256']);
-  dispose(w.name);
+  disposeNetns(w.name);
   await scenario('5000x10', 5000, 10, rows);
   await scenario('1x10000', 1, 10000, rows);
   const get = (table: string, what: string): number => rows.find((r) => r.table === table && r.what === what)?.ms ?? NaN;
