@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInUml } from '../src/uml/runner';
 import { createNetns, disposeNetns } from './netns';
+import { median } from './stats';
 
 const ROOT = join(__dirname, '..', '..');
 const IPVS = join(ROOT, 'lib', 'cli', 'main.js');
@@ -58,11 +59,6 @@ function timed(ns: string, cmd: string, input?: string): { s: number; stdout: st
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`'${cmd}' failed (${r.status}): ${r.stderr}`);
   return { s, stdout: r.stdout, code: r.status };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 function guest(): void {

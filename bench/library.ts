@@ -27,6 +27,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createNetns, disposeNetns } from './netns';
+import { median } from './stats';
 import { IpvsClient, type Operation, type ServiceKey } from '../src/index';
 
 const RAWC_LOAD = process.env.RAWC_LOAD ?? '/tmp/ipvs-bench/rawc-load';
@@ -104,12 +105,6 @@ interface Row {
   what: string;
   ms: number;
   note?: string;
-}
-
-function median(xs: number[]): number {
-  const v = [...xs].sort((x, y) => x - y);
-  const m = v.length >> 1;
-  return v.length % 2 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
 }
 
 /** Library loads after the first in the process; each is paired with a raw C load just before it. */
