@@ -108,9 +108,14 @@ interface Row {
 }
 
 /** Library loads after the first in the process; each is paired with a raw C load just before it. */
-const WARM_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARM_ROUNDS = 5;
 
-async function libraryLoad(services: number, dests: number, fresh: boolean, keep: boolean): Promise<{ ms: number; ns: string }> {
+async function libraryLoad(
+  services: number,
+  dests: number,
+  fresh: boolean,
+  keep: boolean,
+): Promise<{ ms: number; ns: { name: string; path: string } }> {
   const total = services * (dests + 1);
   const ns = freshNetns();
   const client = await IpvsClient.open({ netns: ns.path });
@@ -122,7 +127,7 @@ async function libraryLoad(services: number, dests: number, fresh: boolean, keep
   client.close();
   if (applied !== total) throw new Error(`library load applied ${applied} of ${total}`);
   if (!keep) disposeNetns(ns.name);
-  return { ms, ns: ns.name };
+  return { ms, ns };
 }
 
 function rawLoad(services: number, dests: number): number {
@@ -152,7 +157,7 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
   const lib: number[] = [];
   raw.push(rawLoad(services, dests));
   rows.push({ table: label, what: 'load: library apply() (first in the process)', ms: (await libraryLoad(services, dests, false, false)).ms });
-  let kept = '';
+  let kept = { name: '', path: '' };
   for (let r = 0; r < WARM_ROUNDS; r++) {
     raw.push(rawLoad(services, dests));
     const last = r === WARM_ROUNDS - 1;
@@ -167,11 +172,11 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
 
   // Dumps, on the last warm load's table.
   const ipvsadmSave = wall(() => {
-    execFileSync('sh', ['-c', `ip netns exec ${kept} ipvsadm -S -n > /dev/null`]);
+    execFileSync('sh', ['-c', `ip netns exec ${kept.name} ipvsadm -S -n > /dev/null`]);
   });
   rows.push({ table: label, what: 'dump: ipvsadm -S -n', ms: ipvsadmSave });
-  rows.push({ table: label, what: 'dump: raw C', ms: rawc(RAWC_DUMP, kept, [String(services)]) });
-  const c2 = await IpvsClient.open({ netns: `/run/netns/${kept}` });
+  rows.push({ table: label, what: 'dump: raw C', ms: rawc(RAWC_DUMP, kept.name, [String(services)]) });
+  const c2 = await IpvsClient.open({ netns: kept.path });
   for (const [name, read] of [
     ['rules()', () => c2.rules()],
     ['snapshot()', () => c2.snapshot()],
@@ -191,7 +196,7 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
     rows.push({ table: label, what: `dump: library ${name} (best of 3)`, ms: Math.min(...times) });
   }
   c2.close();
-  disposeNetns(kept);
+  disposeNetns(kept.name);
 }
 
 async function main(): Promise<void> {
@@ -202,15 +207,16 @@ async function main(): Promise<void> {
   disposeNetns(w.name);
   await scenario('5000x10', 5000, 10, rows);
   await scenario('1x10000', 1, 10000, rows);
-  const get = (table: string, what: string): number => rows.find((r) => r.table === table && r.what === what)?.ms ?? NaN;
+  // A row by the start of its label (labels carry counts such as "median of 5").
+  const get = (table: string, what: string): number => rows.find((r) => r.table === table && r.what.startsWith(what))?.ms ?? NaN;
   const lines: string[] = [];
   for (const table of ['5000x10', '1x10000']) {
     lines.push(`\n${table}`);
-    for (const r of rows.filter((x) => x.table === table)) lines.push(`  ${r.what.padEnd(40)} ${r.ms.toFixed(1).padStart(9)} ms`);
+    for (const r of rows.filter((x) => x.table === table)) lines.push(`  ${r.what.padEnd(50)} ${r.ms.toFixed(1).padStart(9)} ms`);
     const adm = get(table, 'load: ipvsadm -R');
-    const raw = rows.find((r) => r.table === table && r.what.startsWith('load: raw C'))?.ms ?? NaN;
+    const raw = get(table, 'load: raw C');
     for (const what of ['first in the process', 'warm, median', 'warm, slowest', 'warm, fresh strings']) {
-      const lib = rows.find((r) => r.table === table && r.what.startsWith(`load: library apply() (${what}`))?.ms ?? NaN;
+      const lib = get(table, `load: library apply() (${what}`);
       lines.push(
         `  load (${what}): ${(adm / lib).toFixed(1)}x faster than ipvsadm -R (target >= 50x), ${(lib / raw).toFixed(2)}x raw C (target <= 3x)`,
       );
