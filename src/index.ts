@@ -9,7 +9,7 @@
  * @module
  */
 export { IpvsClient, InvalidOperationsError } from './ipvs/client';
-export type { ApplyResult, IpvsClientOptions, Operation, ProcReader } from './ipvs/client';
+export type { ApplyResult, EachRuleOptions, IpvsClientOptions, Operation, ProcReader } from './ipvs/client';
 export * from './ipvs/model';
 export * from './ipvs/errors';
 export { addressFamily, formatAddress, formatAddrPort, normalizeAddress, parseAddress } from './ipvs/address';

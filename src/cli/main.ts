@@ -8,6 +8,7 @@
  * required by the commands that use them.
  * @module
  */
+import './heap';
 import { CMD, parseCommand, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
 import { Exit, type Io } from './io';
 import { NeedsLookup } from './names';

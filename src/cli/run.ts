@@ -16,7 +16,7 @@ import { resolveAddresses } from './names';
 import { sortServices } from './sort';
 import { ERRNO, ipvsStrerror, type IpvsFunc } from './strerror';
 import { Exit, type Io } from './io';
-import { TextSink } from './sink';
+import { TextSink, writeText } from './sink';
 import { ruleText } from './save';
 import { mark } from './timing';
 
@@ -140,7 +140,7 @@ export async function refusalText(e: CommandEntry, err: unknown, client: IpvsCli
 export async function runList(e: CommandEntry, ctx: RunContext): Promise<number> {
   const { io } = ctx;
   if (e.cmd === CMD.SAVE) {
-    io.out(await listAll(ctx, e.format, false));
+    writeText(io.out, await listAll(ctx, e.format, false));
     return 0;
   }
   if (e.has[OPT.CONNECTION]) return listConnections(e, ctx);
@@ -168,7 +168,7 @@ export async function runList(e: CommandEntry, ctx: RunContext): Promise<number>
     }
     return 0;
   }
-  io.out(await listAll(ctx, e.format, e.json));
+  writeText(io.out, await listAll(ctx, e.format, e.json));
   return 0;
 }
 
@@ -188,7 +188,7 @@ async function guard<T>(ctx: RunContext, func: IpvsFunc, fn: () => Promise<T>, t
 }
 
 /** `list_all`: the whole table (-L, or -S with FMT_RULE). */
-export async function listAll(ctx: RunContext, format: number, json: boolean): Promise<string | Buffer> {
+export async function listAll(ctx: RunContext, format: number, json: boolean): Promise<string | Buffer[]> {
   const rule = (format & FMT.RULE) !== 0;
   mark('open');
   // -S needs no counters: the rule set is the cheaper read.
@@ -203,7 +203,7 @@ export async function listAll(ctx: RunContext, format: number, json: boolean): P
   out.push(title(format));
   for (const s of services) serviceLines(out, s, format);
   mark('sort and format');
-  return out.bytes();
+  return out.chunks();
 }
 
 /** `list_service`: one service (-L -t VIP:PORT), without the version line. */

@@ -6,9 +6,8 @@
  * last) — all as lines ipvsadm itself accepts, so the file stays portable.
  * @module
  */
-import type { Family } from '../ipvs/address';
 import type { IpvsClient } from '../ipvs/client';
-import type { ServiceKey, SyncDaemon } from '../ipvs/model';
+import type { SyncDaemon } from '../ipvs/model';
 import { serviceLines, listedAddresses, type RuleExtras } from './format';
 import { FMT } from './grammar';
 import { SAVE_HELP } from './help';
@@ -17,38 +16,36 @@ import { resolveAddresses } from './names';
 import { openSession } from './session';
 import { sortServices } from './sort';
 import { mark, report } from './timing';
-import { TextSink } from './sink';
+import { TextSink, writeText } from './sink';
 
 /**
  * The `-S` lines of the kernel's rule set, sorted as ipvsadm sorts them.
  *
- * With numeric output each service is formatted as soon as its
- * destination dump has ended (`IpvsClient.eachRule`) and only its text is
- * kept: a save of 50,000 real servers keeps 5,000 strings alive instead of
- * 55,000 objects (under UML, kept objects are the cost). Names need a
- * lookup first, so without -n the whole rule set is read, then formatted.
+ * With numeric output the services are sorted before their real servers
+ * are read, and each is formatted into the output as soon as its
+ * destination dump has ended, its real servers decoded into reused objects
+ * (`IpvsClient.eachRule`): a save of 50,000 real servers keeps 5,000
+ * service objects and the output text, nothing per real server (under UML,
+ * memory is the cost). Names need a lookup first, so without -n the whole
+ * rule set is read, then formatted.
  */
-export async function ruleText(client: IpvsClient, format: number, extras?: RuleExtras): Promise<Buffer> {
+export async function ruleText(client: IpvsClient, format: number, extras?: RuleExtras): Promise<Buffer[]> {
   const out = new TextSink();
   if (format & FMT.NUMERIC) {
-    const texts: { key: ServiceKey; family: Family; text: string }[] = [];
-    await client.eachRule((s) => {
-      const lines: string[] = [];
-      serviceLines(lines, s, format, extras);
-      texts.push({ key: s.key, family: s.family, text: lines.join('') });
+    await client.eachRule((s) => serviceLines(out, s, format, extras), {
+      reuse: true,
+      ...(format & FMT.NOSORT ? {} : { order: sortServices }),
     });
     mark('read rules and format');
-    sortServices(texts);
-    for (const t of texts) out.push(t.text);
   } else {
     const services = await client.rules();
     mark('read rules');
-    sortServices(services);
+    if (!(format & FMT.NOSORT)) sortServices(services);
     await resolveAddresses(listedAddresses(services));
     for (const s of services) serviceLines(out, s, format, extras);
+    mark('sort and format');
   }
-  mark('sort and format');
-  return out.bytes();
+  return out.chunks();
 }
 
 /** A `--start-daemon` line that recreates `d`. */
@@ -79,7 +76,7 @@ export async function saveCommand(args: string[], io: Io): Promise<number> {
   const { client } = await openSession(io);
   mark('open');
   try {
-    let rules: Buffer;
+    let rules: Buffer[];
     let timeouts;
     let daemons: SyncDaemon[] = [];
     try {
@@ -93,7 +90,7 @@ export async function saveCommand(args: string[], io: Io): Promise<number> {
       throw new Exit(1);
     }
     if (timeouts) io.out(`--set ${timeouts.tcp} ${timeouts.tcpFin} ${timeouts.udp}\n`);
-    io.out(rules);
+    writeText(io.out, rules);
     if (daemons.length) io.out(daemons.map(daemonLine).join(''));
     return 0;
   } finally {

@@ -14,33 +14,43 @@ export interface Lines {
   push(a: string, b?: string): unknown;
 }
 
-/** A growing latin1 buffer that formatters push lines to. */
+/**
+ * Latin1 text in fixed-size chunks that formatters push lines to. Chunks,
+ * not one doubling buffer: doubling writes the text about twice over into
+ * fresh memory, and fresh memory is the cost under UML.
+ */
 export class TextSink implements Lines {
+  private readonly full: Buffer[] = [];
   private buf: Buffer;
   private len = 0;
 
-  constructor(initial = 256 * 1024) {
-    this.buf = Buffer.allocUnsafe(initial);
+  constructor(private readonly chunk = 256 * 1024) {
+    this.buf = Buffer.allocUnsafe(chunk);
   }
 
   /** Appends one or two strings (a line and its newline). */
-  push(a: string, b?: string): number {
+  push(a: string, b?: string): void {
     this.write(a);
     if (b !== undefined) this.write(b);
-    return this.len;
   }
 
   private write(s: string): void {
     if (this.len + s.length > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + s.length));
-      this.buf.copy(bigger, 0, 0, this.len);
-      this.buf = bigger;
+      if (this.len > 0) this.full.push(this.buf.subarray(0, this.len));
+      this.buf = Buffer.allocUnsafe(Math.max(this.chunk, s.length));
+      this.len = 0;
     }
     this.len += this.buf.write(s, this.len, 'latin1');
   }
 
-  /** The bytes written so far (a view, not a copy). */
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.len);
+  /** The text so far, in order, as views of the chunks (no copy). */
+  chunks(): Buffer[] {
+    return this.len > 0 ? [...this.full, this.buf.subarray(0, this.len)] : [...this.full];
   }
+}
+
+/** Writes text that may come in chunks. */
+export function writeText(out: (t: string | Buffer) => void, text: string | readonly Buffer[]): void {
+  if (typeof text === 'string') out(text);
+  else for (const c of text) out(c);
 }

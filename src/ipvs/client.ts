@@ -23,6 +23,8 @@ import {
   decodeService,
   decodeServiceRule,
   decodeDestinationRule,
+  decodeDestinationRuleInto,
+  blankDestinationRule,
   destinationAttrs,
   destinationKeyAttrs,
   destinationKeyText,
@@ -56,6 +58,7 @@ import type {
   Info,
   Service,
   ServiceConfig,
+  DestinationRule,
   ServiceEntry,
   ServiceRule,
   ServiceInput,
@@ -73,6 +76,14 @@ import { parseConnections, parseTotals } from './proc';
 
 /** Reads one of IPVS's /proc/net files (as text) in the client's namespace. */
 export type ProcReader = (file: 'ip_vs_conn' | 'ip_vs_stats') => Promise<string>;
+
+/** Options of {@link IpvsClient.eachRule}. */
+export interface EachRuleOptions {
+  /** Rearranges the services in place before their real servers are read; they are visited in this order. */
+  order?: (services: ServiceRule[]) => void;
+  /** Reuse the real-server objects from one service to the next (the visitor must not keep them). */
+  reuse?: boolean;
+}
 
 /** Options for {@link IpvsClient.open}. */
 export interface IpvsClientOptions extends ConnectionOptions {
@@ -408,23 +419,36 @@ export class IpvsClient {
    * kept once it returns. For consumers that format and discard (a save of
    * 50,000 real servers): memory stays flat. Resolves with the number of
    * services visited.
+   *
+   * Options: `order` rearranges the services (read first, in one dump)
+   * before their real servers are read, and they are visited in that order;
+   * with `reuse`, the real-server objects handed to `visit` are reused for
+   * the next service, so `visit` must not keep them (nor the list).
    */
-  async eachRule(visit: (rule: ServiceRule) => void): Promise<number> {
+  async eachRule(visit: (rule: ServiceRule) => void, options: EachRuleOptions = {}): Promise<number> {
     const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
-    const services: (ServiceRule | undefined)[] = dedupe(replies.map((m) => decodeServiceRule(serviceView_(m))));
-    let visited = 0;
-    await this.dumpDestinations(
-      services as ServiceRule[],
-      (e, m) => e.destinations.push(decodeDestinationRule(destView_(m), e.family)),
-      (i) => {
-        const rule = services[i];
-        services[i] = undefined; // let it go once visited
-        if (rule) {
-          visited++;
-          visit(rule);
+    const list = dedupe(replies.map((m) => decodeServiceRule(serviceView_(m))));
+    options.order?.(list);
+    const services: (ServiceRule | undefined)[] = list;
+    // Real servers of one service at a time: dumps are answered in order.
+    const pool: DestinationRule[] = [];
+    let pooled = 0;
+    const add = options.reuse
+      ? (e: ServiceRule, m: MessageRef): void => {
+          if (pooled === pool.length) pool.push(blankDestinationRule());
+          e.destinations.push(decodeDestinationRuleInto(destView_(m), e.family, pool[pooled++] as DestinationRule));
         }
-      },
-    );
+      : (e: ServiceRule, m: MessageRef): void => void e.destinations.push(decodeDestinationRule(destView_(m), e.family));
+    let visited = 0;
+    await this.dumpDestinations(list, add, (i) => {
+      const rule = services[i];
+      services[i] = undefined; // let it go once visited
+      pooled = 0;
+      if (rule) {
+        visited++;
+        visit(rule);
+      }
+    });
     return visited;
   }
 

@@ -612,6 +612,34 @@ export function decodeDestination(v: AttrView, serviceFamily: Family): Destinati
 
 /** A destination's identity and configuration, without counters. */
 export function decodeDestinationRule(v: AttrView, serviceFamily: Family): DestinationRule {
+  return decodeDestinationRuleInto(v, serviceFamily, blankDestinationRule());
+}
+
+/** A destination rule for {@link decodeDestinationRuleInto} to fill. */
+export function blankDestinationRule(): DestinationRule {
+  return {
+    key: { address: '', port: 0 },
+    family: 'ipv4',
+    config: {
+      forwarding: 'route',
+      weight: 0,
+      upperThreshold: 0,
+      lowerThreshold: 0,
+      tunnelType: 'ipip',
+      tunnelPort: 0,
+      tunnelCsum: false,
+      tunnelRemcsum: false,
+    },
+  };
+}
+
+/**
+ * Decodes a destination into `d` (made by {@link blankDestinationRule}),
+ * every field overwritten: a caller that formats and forgets real servers
+ * one at a time allocates nothing per real server (addresses come from a
+ * cache).
+ */
+export function decodeDestinationRuleInto(v: AttrView, serviceFamily: Family, d: DestinationRule): DestinationRule {
   // ADDR_FAMILY comes after ADDR (and not at all before 3.18): the view has
   // both before either is read.
   const af = v.int(D.addrFamily, 0);
@@ -620,17 +648,19 @@ export function decodeDestinationRule(v: AttrView, serviceFamily: Family): Desti
   if (addr < 0 || v.length(D.addr) < (family === 'ipv4' ? 4 : 16)) throw invalidArgument('dest.addr', 'missing from the kernel reply');
   const fwd = v.int(D.fwdMethod, IP_VS_CONN_F_DROUTE) & IP_VS_CONN_F_FWD_MASK;
   const tunFlags = v.int(D.tunFlags, 0);
-  const config: DestinationConfig = {
-    forwarding: FWD_NAME[fwd] ?? 'route',
-    weight: v.int(D.weight, 0) | 0,
-    upperThreshold: v.int(D.uThresh, 0),
-    lowerThreshold: v.int(D.lThresh, 0),
-    tunnelType: TUN_NAME[v.int(D.tunType, 0)] ?? 'ipip',
-    tunnelPort: v.int(D.tunPort, 0),
-    tunnelCsum: (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0,
-    tunnelRemcsum: (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) !== 0,
-  };
-  return { key: { address: formatAddress(v.buf, family, addr), port: v.int(D.port, 0) }, family, config };
+  const c = d.config;
+  c.forwarding = FWD_NAME[fwd] ?? 'route';
+  c.weight = v.int(D.weight, 0) | 0;
+  c.upperThreshold = v.int(D.uThresh, 0);
+  c.lowerThreshold = v.int(D.lThresh, 0);
+  c.tunnelType = TUN_NAME[v.int(D.tunType, 0)] ?? 'ipip';
+  c.tunnelPort = v.int(D.tunPort, 0);
+  c.tunnelCsum = (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM) !== 0;
+  c.tunnelRemcsum = (tunFlags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) !== 0;
+  d.key.address = formatAddress(v.buf, family, addr);
+  d.key.port = v.int(D.port, 0);
+  d.family = family;
+  return d;
 }
 
 // ---------------------------------------------------------------- daemons

@@ -324,6 +324,31 @@ export function behaviourSuite(t: tap.Test, env: BehaviourEnv): void {
     for (const s of snap) t.same(s.stats, { conns: 0n, inPackets: 0n, outPackets: 0n, inBytes: 0n, outBytes: 0n });
   });
 
+  test('eachRule: one service at a time, in the order asked, real servers reused on request', async (t, c) => {
+    await c.addService(WEB, { scheduler: 'rr' });
+    await c.addService(MARK, { scheduler: 'sh' });
+    await c.addDestination(WEB, R1, { forwarding: 'masq' });
+    await c.addDestination(WEB, R6, { forwarding: 'tunnel' });
+    await c.addDestination(MARK, { address: '198.51.100.7', port: 0 }, { weight: 3 });
+    const rules = await c.rules();
+    const plain: ServiceRule[] = [];
+    t.equal(await c.eachRule((s) => void plain.push(structuredClone(s))), 2, 'two services visited');
+    t.same(plain, rules, 'in kernel order, the same rules as rules()');
+    const reversed: ServiceRule[] = [];
+    const objects: object[] = [];
+    await c.eachRule(
+      (s) => {
+        reversed.push(structuredClone(s));
+        objects.push(...s.destinations);
+      },
+      { reuse: true, order: (list) => list.reverse() },
+    );
+    t.same(reversed, [...rules].reverse(), 'in the order asked, each service whole');
+    const first = reversed[0]?.destinations.length ?? 0;
+    t.equal(objects.length, 3);
+    t.equal(objects[first], objects[0], "the second service's first real server is the first one's object, refilled");
+  });
+
   test('timeouts: 0 keeps, too large is refused', async (t, c) => {
     await c.setTimeouts({ tcp: 1000 });
     t.same(await c.getTimeouts(), { tcp: 1000, tcpFin: 120, udp: 300 });
