@@ -138,8 +138,42 @@ export function sameDestinationConfig(a: DestinationConfig, b: DestinationConfig
  * from a file, with complete configurations).
  */
 export function planChanges(current: readonly ServiceRule[], desired: readonly ServiceRule[], options: PlanOptions = {}): Plan {
-  const owns = options.owns ?? (() => true);
-  const summary: PlanSummary = {
+  const planner = new Planner(desired, options);
+  for (const s of current) planner.current(s);
+  return planner.finish();
+}
+
+/** The operations of one desired service that exists. */
+interface ServiceOps {
+  adds: Operation[];
+  edits: Operation[];
+  removals: Operation[];
+}
+
+const NO_OPS: ServiceOps = { adds: [], edits: [], removals: [] };
+
+/**
+ * {@link planChanges} with the current rules fed one service at a time, as
+ * {@link IpvsClient.eachRule} reads them: nothing of a current service is
+ * kept once it has been compared (its real-server objects may be reused), so
+ * comparing 50,000 real servers with the kernel's keeps only the changes.
+ * The plan is the one planChanges makes: adds, then edits, then real-server
+ * removals, in the desired order, then service removals in kernel order.
+ */
+export class Planner {
+  private readonly owns: (key: ServiceKey) => boolean;
+  private readonly want = new Map<string, ServiceRule>();
+  /** Desired services seen in the kernel, with their operations (NO_OPS when none). */
+  private readonly seen = new Map<string, ServiceOps>();
+  private readonly serviceRemovals: Operation[] = [];
+  private readonly fed = new Set<string>();
+  /** Desired service ids in the desired order, and where the first repeated one is. */
+  private readonly ids: string[] = [];
+  private dupAt = -1;
+  private readonly notOwned = new Set<string>();
+  private readonly failed = new Map<string, unknown>();
+  private readonly canon = new CanonAddresses();
+  private readonly summary: PlanSummary = {
     addServices: 0,
     editServices: 0,
     deleteServices: 0,
@@ -148,65 +182,106 @@ export function planChanges(current: readonly ServiceRule[], desired: readonly S
     deleteDestinations: 0,
     unchanged: 0,
   };
-  const now = new Map<string, ServiceRule>();
-  for (const s of current) now.set(serviceId(s.key), s);
-  const want = new Map<string, ServiceRule>();
-  for (const s of desired) {
-    const id = serviceId(s.key);
-    if (want.has(id)) throw new Error(`${id} is listed twice in the desired rules`);
-    const cur = now.get(id);
-    if (cur && !owns(cur.key)) throw new Error(`${id} exists and is not owned: it cannot be part of the desired rules`);
-    want.set(id, s);
+
+  constructor(desired: readonly ServiceRule[], options: PlanOptions = {}) {
+    this.owns = options.owns ?? (() => true);
+    for (const s of desired) {
+      const id = serviceId(s.key);
+      this.ids.push(id);
+      if (this.want.has(id)) {
+        // Reported by finish(), after what planChanges would report first.
+        if (this.dupAt < 0) this.dupAt = this.ids.length - 1;
+        continue;
+      }
+      this.want.set(id, s);
+    }
   }
 
-  const canon = new CanonAddresses();
-  const adds: Operation[] = [];
-  const edits: Operation[] = [];
-  const removals: Operation[] = [];
-  const serviceRemovals: Operation[] = [];
-
-  for (const [id, s] of want) {
-    const cur = now.get(id);
-    if (!cur) {
-      summary.addServices++;
-      adds.push({ type: 'add-service', service: s.key, config: s.config });
-      for (const d of s.destinations) {
-        summary.addDestinations++;
-        adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+  /** Compares one current service with its desired one (a service fed again is ignored). */
+  current(cur: ServiceRule): void {
+    const id = serviceId(cur.key);
+    if (this.fed.has(id)) return;
+    this.fed.add(id);
+    const s = this.want.get(id);
+    if (!s) {
+      if (this.owns(cur.key)) {
+        this.summary.deleteServices++;
+        this.serviceRemovals.push({ type: 'delete-service', service: cur.key });
       }
-      continue;
+      return;
     }
+    // Errors wait for finish(), which reports the one planChanges reports first.
+    if (!this.owns(cur.key)) {
+      this.notOwned.add(id);
+      return;
+    }
+    try {
+      this.compare(id, cur, s);
+    } catch (e) {
+      this.failed.set(id, e);
+    }
+  }
+
+  private compare(id: string, cur: ServiceRule, s: ServiceRule): void {
+    const summary = this.summary;
+    let ops: ServiceOps | undefined;
+    const add = (): ServiceOps => (ops ??= { adds: [], edits: [], removals: [] });
     if (sameServiceConfig(cur.config, s.config)) summary.unchanged++;
     else {
       summary.editServices++;
-      edits.push({ type: 'edit-service', service: s.key, config: s.config });
+      add().edits.push({ type: 'edit-service', service: s.key, config: s.config });
     }
     const cds = cur.destinations;
-    const match = matcher(cds, s.destinations.length, canon, id);
+    const match = matcher(cds, s.destinations.length, this.canon, id);
     const kept = new Array<boolean>(cds.length).fill(false);
     for (const d of s.destinations) {
       const i = match(d);
       if (i < 0) {
         summary.addDestinations++;
-        adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+        add().adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
         continue;
       }
       kept[i] = true;
       if (!sameDestinationConfig((cds[i] as DestinationRule).config, d.config)) {
         summary.editDestinations++;
-        edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
+        add().edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
       } else summary.unchanged++;
     }
     cds.forEach((cd, i) => {
       if (kept[i]) return;
       summary.deleteDestinations++;
-      removals.push({ type: 'delete-destination', service: cur.key, destination: cd.key });
+      // A copy: the current real server's object may be reused.
+      add().removals.push({ type: 'delete-destination', service: cur.key, destination: { address: cd.key.address, port: cd.key.port } });
     });
+    this.seen.set(id, ops ?? NO_OPS);
   }
-  for (const [id, cur] of now) {
-    if (want.has(id) || !owns(cur.key)) continue;
-    summary.deleteServices++;
-    serviceRemovals.push({ type: 'delete-service', service: cur.key });
+
+  /** The plan, once every current service has been fed; throws what planChanges would throw. */
+  finish(): Plan {
+    for (let i = 0; i < this.ids.length; i++) {
+      const id = this.ids[i] as string;
+      if (i === this.dupAt) throw new Error(`${id} is listed twice in the desired rules`);
+      if (this.notOwned.has(id)) throw new Error(`${id} exists and is not owned: it cannot be part of the desired rules`);
+    }
+    for (const id of this.want.keys()) if (this.failed.has(id)) throw this.failed.get(id);
+    const adds: Operation[] = [];
+    const edits: Operation[] = [];
+    const removals: Operation[] = [];
+    for (const [id, s] of this.want) {
+      const ops = this.seen.get(id);
+      if (ops) {
+        for (const o of ops.adds) adds.push(o);
+        for (const o of ops.edits) edits.push(o);
+        for (const o of ops.removals) removals.push(o);
+        continue;
+      }
+      this.summary.addServices++;
+      adds.push({ type: 'add-service', service: s.key, config: s.config });
+      for (const d of s.destinations) {
+        this.summary.addDestinations++;
+        adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+      }
+    }
+    return { operations: [...adds, ...edits, ...removals, ...this.serviceRemovals], summary: this.summary };
   }
-  return { operations: [...adds, ...edits, ...removals, ...serviceRemovals], summary };
 }
