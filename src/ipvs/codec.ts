@@ -367,16 +367,21 @@ export interface CheckedDestination {
   tunnelRemcsum: boolean;
 }
 
-const destinationScratch: CheckedDestination = {
-  forwarding: 'route',
-  weight: 1,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-  tunnelType: 'ipip',
-  tunnelPort: 0,
-  tunnelCsum: false,
-  tunnelRemcsum: false,
-};
+/** A destination configuration with ipvsadm's defaults, every field present. */
+function blankDestinationConfig(): CheckedDestination {
+  return {
+    forwarding: 'route',
+    weight: 1,
+    upperThreshold: 0,
+    lowerThreshold: 0,
+    tunnelType: 'ipip',
+    tunnelPort: 0,
+    tunnelCsum: false,
+    tunnelRemcsum: false,
+  };
+}
+
+const destinationScratch = blankDestinationConfig();
 
 /**
  * Checks a destination configuration with ipvsadm's defaults (route, weight
@@ -617,20 +622,7 @@ export function decodeDestinationRule(v: AttrView, serviceFamily: Family): Desti
 
 /** A destination rule for {@link decodeDestinationRuleInto} to fill. */
 export function blankDestinationRule(): DestinationRule {
-  return {
-    key: { address: '', port: 0 },
-    family: 'ipv4',
-    config: {
-      forwarding: 'route',
-      weight: 0,
-      upperThreshold: 0,
-      lowerThreshold: 0,
-      tunnelType: 'ipip',
-      tunnelPort: 0,
-      tunnelCsum: false,
-      tunnelRemcsum: false,
-    },
-  };
+  return { key: { address: '', port: 0 }, family: 'ipv4', config: blankDestinationConfig() };
 }
 
 /**
