@@ -140,7 +140,7 @@ export async function refusalText(e: CommandEntry, err: unknown, client: IpvsCli
 export async function runList(e: CommandEntry, ctx: RunContext): Promise<number> {
   const { io } = ctx;
   if (e.cmd === CMD.SAVE) {
-    writeText(io.out, await listAll(ctx, e.format, false));
+    writeText(io, await listAll(ctx, e.format, false));
     return 0;
   }
   if (e.has[OPT.CONNECTION]) return listConnections(e, ctx);
@@ -168,7 +168,7 @@ export async function runList(e: CommandEntry, ctx: RunContext): Promise<number>
     }
     return 0;
   }
-  writeText(io.out, await listAll(ctx, e.format, e.json));
+  writeText(io, await listAll(ctx, e.format, e.json));
   return 0;
 }
 

@@ -32,15 +32,12 @@ import { TextSink, writeText } from './sink';
 export async function ruleText(client: IpvsClient, format: number, extras?: RuleExtras): Promise<Buffer[]> {
   const out = new TextSink();
   if (format & FMT.NUMERIC) {
-    await client.eachRule((s) => serviceLines(out, s, format, extras), {
-      reuse: true,
-      ...(format & FMT.NOSORT ? {} : { order: sortServices }),
-    });
+    await client.eachRule((s) => serviceLines(out, s, format, extras), { reuse: true, order: sortServices });
     mark('read rules and format');
   } else {
     const services = await client.rules();
     mark('read rules');
-    if (!(format & FMT.NOSORT)) sortServices(services);
+    sortServices(services);
     await resolveAddresses(listedAddresses(services));
     for (const s of services) serviceLines(out, s, format, extras);
     mark('sort and format');
@@ -90,7 +87,7 @@ export async function saveCommand(args: string[], io: Io): Promise<number> {
       throw new Exit(1);
     }
     if (timeouts) io.out(`--set ${timeouts.tcp} ${timeouts.tcpFin} ${timeouts.udp}\n`);
-    writeText(io.out, rules);
+    writeText(io, rules);
     if (daemons.length) io.out(daemons.map(daemonLine).join(''));
     return 0;
   } finally {

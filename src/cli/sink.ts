@@ -8,6 +8,7 @@
  * buffer, each line dies young. Text is latin1, as ipvsadm writes bytes.
  * @module
  */
+import type { Io } from './io';
 
 /** Anything lines can be pushed to: a string array, or a {@link TextSink}. */
 export interface Lines {
@@ -50,7 +51,7 @@ export class TextSink implements Lines {
 }
 
 /** Writes text that may come in chunks. */
-export function writeText(out: (t: string | Buffer) => void, text: string | readonly Buffer[]): void {
-  if (typeof text === 'string') out(text);
-  else for (const c of text) out(c);
+export function writeText(io: Io, text: string | readonly Buffer[]): void {
+  if (typeof text === 'string') io.out(text);
+  else for (const c of text) io.out(c);
 }

@@ -422,8 +422,8 @@ export class IpvsClient {
    *
    * Options: `order` rearranges the services (read first, in one dump)
    * before their real servers are read, and they are visited in that order;
-   * with `reuse`, the real-server objects handed to `visit` are reused for
-   * the next service, so `visit` must not keep them (nor the list).
+   * with `reuse`, the real-server objects handed to `visit` are refilled for
+   * the next service, so `visit` must not keep them past its return.
    */
   async eachRule(visit: (rule: ServiceRule) => void, options: EachRuleOptions = {}): Promise<number> {
     const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});

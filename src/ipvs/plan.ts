@@ -256,7 +256,7 @@ export class Planner {
     this.seen.set(id, ops ?? NO_OPS);
   }
 
-  /** The plan, once every current service has been fed; throws what planChanges would throw. */
+  /** The plan (call once, after every current service has been fed); throws what planChanges would throw. */
   finish(): Plan {
     for (let i = 0; i < this.ids.length; i++) {
       const id = this.ids[i] as string;
