@@ -20,6 +20,9 @@
 //                                         again with resume=true and ends from
 //                                         it on; it is not sent again).
 //   socket.close()
+//   keepFreedMemory() -> boolean          glibc malloc settings for short-lived
+//                                         commands (see below); the library
+//                                         never calls it
 //
 // exchange() is the one place this file reads netlink framing: it must know
 // where the answer to a buffer ends, which is an NLMSG_DONE or NLMSG_ERROR
@@ -28,10 +31,13 @@
 // fast: a thread-pool round trip per dump costs more than the dump itself
 // (bench/, under User-Mode Linux). Everything else about the replies,
 // including matching every message to its request, is TypeScript.
-//   readFile(path, netns?) -> Promise<Buffer>
+//   readFile(path, netns?, into?) -> Promise<Buffer | number>
 //                                         reads a file from a thread that has
 //                                         entered the given network namespace
-//                                         (/proc/thread-self/net/... shows it)
+//                                         (/proc/thread-self/net/... shows it);
+//                                         with `into` (a Buffer), reads into it
+//                                         and resolves with the byte count (the
+//                                         whole buffer: there may be more)
 //
 // Failures reject with an Error whose `errno` is the positive errno number and
 // whose `syscall` names the call; the TypeScript layer gives them meaning.
@@ -41,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
@@ -444,11 +451,17 @@ class Socket : public Napi::ObjectWrap<Socket> {
 
 class ReadFileWorker : public Napi::AsyncWorker {
  public:
-  ReadFileWorker(Napi::Env env, std::string path, std::string netns)
+  ReadFileWorker(Napi::Env env, std::string path, std::string netns, Napi::Buffer<uint8_t>* into)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
-        netns_(std::move(netns)) {}
+        netns_(std::move(netns)) {
+    if (into) {
+      into_ref_ = Napi::Persistent(*into);
+      into_ = into->Data();
+      into_cap_ = into->Length();
+    }
+  }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -458,9 +471,12 @@ class ReadFileWorker : public Napi::AsyncWorker {
         *failed_call = "open";
         return errno;
       }
-      std::vector<uint8_t> chunk(64 * 1024);
+      std::vector<uint8_t> chunk(into_ ? 0 : 64 * 1024);
       for (;;) {
-        ssize_t n = read(fd, chunk.data(), chunk.size());
+        uint8_t* dst = into_ ? into_ + used_ : chunk.data();
+        size_t room = into_ ? into_cap_ - used_ : chunk.size();
+        if (room == 0) break;  // the caller's buffer is full: it reads again with a bigger one
+        ssize_t n = read(fd, dst, room);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
           int e = errno;
@@ -469,7 +485,10 @@ class ReadFileWorker : public Napi::AsyncWorker {
           return e;
         }
         if (n == 0) break;
-        data_.insert(data_.end(), chunk.begin(), chunk.begin() + n);
+        if (into_)
+          used_ += static_cast<size_t>(n);
+        else
+          data_.insert(data_.end(), chunk.begin(), chunk.begin() + n);
       }
       close(fd);
       return 0;
@@ -480,6 +499,8 @@ class ReadFileWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     if (err_ != 0)
       deferred_.Reject(ErrnoError(env, err_, call_).Value());
+    else if (into_)
+      deferred_.Resolve(Napi::Number::New(env, static_cast<double>(used_)));
     else
       deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, data_.data(), data_.size()));
   }
@@ -489,27 +510,50 @@ class ReadFileWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string path_, netns_;
   std::vector<uint8_t> data_;
+  Napi::Reference<Napi::Buffer<uint8_t>> into_ref_;
+  uint8_t* into_ = nullptr;
+  size_t into_cap_ = 0;
+  size_t used_ = 0;
   int err_ = 0;
   const char* call_ = "";
 };
 
 Napi::Value ReadFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "readFile(path, netns?)").ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !info[0].IsString() || (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsBuffer())) {
+    Napi::TypeError::New(env, "readFile(path, netns?, into?: Buffer)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string netns;
   if (info.Length() > 1 && info[1].IsString()) netns = info[1].As<Napi::String>().Utf8Value();
-  auto* w = new ReadFileWorker(env, info[0].As<Napi::String>().Utf8Value(), netns);
+  Napi::Buffer<uint8_t> into;
+  bool has_into = info.Length() > 2 && info[2].IsBuffer();
+  if (has_into) into = info[2].As<Napi::Buffer<uint8_t>>();
+  auto* w = new ReadFileWorker(env, info[0].As<Napi::String>().Utf8Value(), netns, has_into ? &into : nullptr);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
 }
 
+// For short-lived commands only (the library never calls it): glibc keeps
+// freed memory instead of returning it to the kernel, serves big blocks from
+// its heap, and gives every thread the one arena. Memory given back is
+// faulted in again when next used, and under User-Mode Linux each fault
+// costs ~50 us. True when glibc took every setting.
+Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {
+  bool ok = false;
+#ifdef __GLIBC__
+  ok = mallopt(M_ARENA_MAX, 1) == 1;
+  ok = (mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1) && ok;
+  ok = (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1) && ok;  // glibc's largest (64-bit)
+#endif
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Socket", Socket::Init(env));
   exports.Set("readFile", Napi::Function::New(env, ReadFile, "readFile"));
+  exports.Set("keepFreedMemory", Napi::Function::New(env, KeepFreedMemory, "keepFreedMemory"));
   return exports;
 }
 

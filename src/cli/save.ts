@@ -22,17 +22,20 @@ import { TextSink, writeText } from './sink';
  * The `-S` lines of the kernel's rule set, sorted as ipvsadm sorts them.
  *
  * With numeric output the services are sorted before their real servers
- * are read, and each is formatted into the output as soon as its
- * destination dump has ended, its real servers decoded into reused objects
- * (`IpvsClient.eachRule`): a save of 50,000 real servers keeps 5,000
- * service objects and the output text, nothing per real server (under UML,
- * memory is the cost). Names need a lookup first, so without -n the whole
+ * are read, and each is formatted into the output as soon as its real
+ * servers are known, decoded into reused objects (`IpvsClient.eachRule`): a
+ * save of 50,000 real servers keeps 5,000 service objects and the output
+ * text, nothing per real server (under UML, memory is the cost). Unless
+ * thresholds are asked for (`--full`), the real servers come from one read
+ * of /proc/net/ip_vs rather than a netlink dump per service. Names need a lookup first, so without -n the whole
  * rule set is read, then formatted.
  */
 export async function ruleText(client: IpvsClient, format: number, extras?: RuleExtras): Promise<Buffer[]> {
   const out = new TextSink();
   if (format & FMT.NUMERIC) {
-    await client.eachRule((s) => serviceLines(out, s, format, extras), { reuse: true, order: sortServices });
+    // Without thresholds, every real server comes from one read of /proc/net/ip_vs.
+    const fields = extras?.thresholds ? 'all' : 'save';
+    await client.eachRule((s) => serviceLines(out, s, format, extras), { reuse: true, order: sortServices, fields });
     mark('read rules and format');
   } else {
     const services = await client.rules();

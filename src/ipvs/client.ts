@@ -72,10 +72,10 @@ import { BulkEncoder, isBulkOp } from './bulk';
 import { NlWriter } from '../netlink/writer';
 import type { Family } from './address';
 import type { NlMessage } from '../netlink/message';
-import { parseConnections, parseTotals } from './proc';
+import { parseConnections, parseTotals, procServiceName, ProcRuleTable } from './proc';
 
-/** Reads one of IPVS's /proc/net files (as text) in the client's namespace. */
-export type ProcReader = (file: 'ip_vs_conn' | 'ip_vs_stats') => Promise<string>;
+/** Reads one of IPVS's /proc/net files (text, or its bytes) in the client's namespace. */
+export type ProcReader = (file: 'ip_vs_conn' | 'ip_vs_stats' | 'ip_vs') => Promise<string | Buffer>;
 
 /** Options of {@link IpvsClient.eachRule}. */
 export interface EachRuleOptions {
@@ -83,6 +83,17 @@ export interface EachRuleOptions {
   order?: (services: ServiceRule[]) => void;
   /** Reuse the real-server objects from one service to the next (the visitor must not keep them). */
   reuse?: boolean;
+  /**
+   * `'save'`: only what ipvsadm-save prints is read. Real servers' thresholds,
+   * and the tunnel settings of real servers that do not tunnel (the kernel
+   * keeps them, unused), are reported as 0 and the defaults. This lets the
+   * client read every real server from `/proc/net/ip_vs` in one pass instead
+   * of one netlink dump per service (a fifth of the time for 5,000 services
+   * under UML); services the file cannot describe in full (a tunnelling real
+   * server, a firewall mark used by both families, a service added meanwhile)
+   * are read by netlink as usual. Default `'all'`.
+   */
+  fields?: 'all' | 'save';
 }
 
 /** Options for {@link IpvsClient.open}. */
@@ -148,7 +159,7 @@ const cmdView = new AttrView(CMD_ATTRS);
 const serviceView = new AttrView(SERVICE_ATTRS);
 const destView = new AttrView(DEST_ATTRS);
 
-function serviceView_(m: NlMessage): AttrView {
+function serviceView_(m: NlMessage | MessageRef): AttrView {
   if (!genlView(m, cmdView).nested(CMD_ID.service, serviceView)) {
     throw new KernelError(ERROR_CODES.KERNEL, 'a service reply without a service');
   }
@@ -177,8 +188,14 @@ function defaultProcReader(netns?: string): ProcReader {
     // /proc/net follows the reading thread's namespace: with a netns, the
     // addon reads from a thread that has entered it.
     const path = netns ? `/proc/thread-self/net/${file}` : `/proc/net/${file}`;
-    const buf = await addon().readFile(path, netns);
-    return buf.toString('utf8');
+    if (file !== 'ip_vs') return addon().readFile(path, netns);
+    // The rule table runs to megabytes: read straight into one buffer big
+    // enough (only the pages written are touched) instead of growing copies.
+    for (let size = 16 << 20; ; size *= 2) {
+      const buf = Buffer.allocUnsafe(size);
+      const n = await addon().readFile(path, netns, buf);
+      if (n < size) return buf.subarray(0, n);
+    }
   };
 }
 
@@ -407,8 +424,7 @@ export class IpvsClient {
    * is what save, restore and reconciliation compare.
    */
   async rules(): Promise<ServiceRule[]> {
-    const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
-    const services = dedupe(replies.map((m) => decodeServiceRule(serviceView_(m))));
+    const services = await this.serviceRules();
     await this.dumpDestinations(services, (e, m) => e.destinations.push(decodeDestinationRule(destView_(m), e.family)));
     return services;
   }
@@ -426,30 +442,93 @@ export class IpvsClient {
    * the next service, so `visit` must not keep them past its return.
    */
   async eachRule(visit: (rule: ServiceRule) => void, options: EachRuleOptions = {}): Promise<number> {
-    const replies = await this.doDump(IPVS_CMD.GET_SERVICE, {}, {});
-    const list = dedupe(replies.map((m) => decodeServiceRule(serviceView_(m))));
+    const list = await this.serviceRules();
     options.order?.(list);
-    const services: (ServiceRule | undefined)[] = list;
-    // Real servers of one service at a time: dumps are answered in order.
     const pool: DestinationRule[] = [];
     let pooled = 0;
-    const add = options.reuse
-      ? (e: ServiceRule, m: MessageRef): void => {
+    const make = options.reuse
+      ? (): DestinationRule => {
           if (pooled === pool.length) pool.push(blankDestinationRule());
-          e.destinations.push(decodeDestinationRuleInto(destView_(m), e.family, pool[pooled++] as DestinationRule));
+          return pool[pooled++] as DestinationRule;
         }
-      : (e: ServiceRule, m: MessageRef): void => void e.destinations.push(decodeDestinationRule(destView_(m), e.family));
+      : blankDestinationRule;
     let visited = 0;
-    await this.dumpDestinations(list, add, (i) => {
-      const rule = services[i];
-      services[i] = undefined; // let it go once visited
-      pooled = 0;
-      if (rule) {
-        visited++;
-        visit(rule);
+    const table = options.fields === 'save' && list.length > 0 ? await this.procRuleTable() : undefined;
+    if (table) {
+      // Services the file describes in full are visited from it; the others
+      // are dumped, a run at a time, and visited in their place in the order.
+      let run: ServiceRule[] = [];
+      const dumpRun = async (): Promise<void> => {
+        const services = run;
+        run = [];
+        await this.dumpDestinations(
+          services,
+          (e, m) => void e.destinations.push(decodeDestinationRule(destView_(m), e.family)),
+          (i) => {
+            visited++;
+            visit(services[i] as ServiceRule);
+          },
+        );
+      };
+      for (const s of list) {
+        pooled = 0;
+        if (table.destinations(procServiceName(s.key, s.family), make, s.destinations)) {
+          if (run.length > 0) await dumpRun();
+          visited++;
+          visit(s);
+        } else run.push(s);
       }
-    });
+      if (run.length > 0) await dumpRun();
+      return visited;
+    }
+    const services: (ServiceRule | undefined)[] = list;
+    // Real servers of one service at a time: dumps are answered in order.
+    await this.dumpDestinations(
+      list,
+      (e, m) => void e.destinations.push(decodeDestinationRuleInto(destView_(m), e.family, make())),
+      (i) => {
+        const rule = services[i];
+        services[i] = undefined; // let it go once visited
+        pooled = 0;
+        if (rule) {
+          visited++;
+          visit(rule);
+        }
+      },
+    );
     return visited;
+  }
+
+  /**
+   * Every service's rule (no real servers yet), decoded where the replies
+   * landed: no copy of each message (5,000 services are 1.5 MB of replies).
+   */
+  private async serviceRules(): Promise<ServiceRule[]> {
+    const list: ServiceRule[] = [];
+    let failures;
+    try {
+      failures = await this.conn.dumpEach(
+        1,
+        this.family.id,
+        (_i, w) => w.genlHeader(IPVS_CMD.GET_SERVICE, IPVS_GENL_VERSION),
+        commandLabel(IPVS_CMD.GET_SERVICE),
+        (_i, m) => void list.push(decodeServiceRule(serviceView_(m))),
+      );
+    } catch (e) {
+      throw this.translate(e, { command: IPVS_CMD.GET_SERVICE });
+    }
+    for (const err of failures.values()) throw this.translate(err, { command: IPVS_CMD.GET_SERVICE });
+    return dedupe(list);
+  }
+
+  /** `/proc/net/ip_vs`, or undefined when it cannot be read (netlink then reads everything). */
+  private async procRuleTable(): Promise<ProcRuleTable | undefined> {
+    try {
+      const text = await this.readProc('ip_vs');
+      return new ProcRuleTable(typeof text === 'string' ? Buffer.from(text, 'latin1') : text);
+    } catch {
+      return undefined;
+    }
   }
 
   private async dumpDestinations<E extends { key: ServiceKey; family: Family }>(
@@ -545,7 +624,8 @@ export class IpvsClient {
 
   private async readProcFile(file: 'ip_vs_conn' | 'ip_vs_stats'): Promise<string> {
     try {
-      return await this.readProc(file);
+      const text = await this.readProc(file);
+      return typeof text === 'string' ? text : text.toString('utf8');
     } catch (e) {
       const errno = (e as { errno?: number }).errno;
       if (errno === 2) throw ipvsNotAvailable();

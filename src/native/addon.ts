@@ -43,6 +43,10 @@ export interface NativeSocketOptions {
 interface Addon {
   Socket: new (protocol: number, options?: NativeSocketOptions) => NativeSocket;
   readFile(path: string, netns?: string): Promise<Buffer>;
+  /** Reads into `into` and resolves with the byte count; `into.length` means there may be more. */
+  readFile(path: string, netns: string | undefined, into: Buffer): Promise<number>;
+  /** glibc keeps freed memory, serves big blocks from its heap, one arena (for short-lived commands; never the library's). */
+  keepFreedMemory(): boolean;
 }
 
 /** An error from the addon: a system call failed with `errno`. */

@@ -9,9 +9,20 @@
  * left as `%7u`, then ` <pe> <data>` when a persistence engine left data.
  * @module
  */
-import { AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from '../ipvs/constants';
+import {
+  AF_INET6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_FWD_MASK,
+  IP_VS_CONN_F_LOCALNODE,
+  IP_VS_CONN_F_TUNNEL,
+  IP_VS_SVC_F_ONEPACKET,
+  IP_VS_SVC_F_PERSISTENT,
+} from '../ipvs/constants';
 import type { Rates, Stats } from '../ipvs/model';
-import type { DestEntry } from './state';
+import type { DestEntry, SvcEntry } from './state';
 
 /** One connection or persistence template (`struct ip_vs_conn`). */
 export interface ConnEntry {
@@ -153,4 +164,45 @@ export function procStatsText(s: Stats, r: Record<keyof Rates, bigint>): string 
     ' Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n' +
     `${hexL(r.cps, 8)} ${hexL(r.inPps, 8)} ${hexL(r.outPps, 8)} ${hexL(r.inBps, 16)} ${hexL(r.outBps, 16)}\n`
   );
+}
+
+/** `ip_vs_fwd_name`: the forwarding method's word in `/proc/net/ip_vs`. */
+function fwdName(fwd: number): string {
+  switch (fwd & IP_VS_CONN_F_FWD_MASK) {
+    case IP_VS_CONN_F_LOCALNODE:
+      return 'Local';
+    case IP_VS_CONN_F_TUNNEL:
+      return 'Tunnel';
+    case IP_VS_CONN_F_DROUTE:
+      return 'Route';
+    default:
+      return 'Masq';
+  }
+}
+
+/**
+ * The text of `/proc/net/ip_vs` (`ip_vs_info_seq_show`): services in the
+ * order given (the kernel's: address table, then firewall-mark table), each
+ * followed by its real servers. The persistence timeout is in jiffies, as
+ * the kernel prints it.
+ */
+export function procRulesText(services: readonly SvcEntry[], connTabSize: number, counts: (d: DestEntry) => { active: number; inactive: number }): string {
+  let out =
+    `IP Virtual Server version 1.2.1 (size=${connTabSize})\n` +
+    'Prot LocalAddress:Port Scheduler Flags\n' +
+    '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n';
+  for (const s of services) {
+    const sched = s.sched ?? 'none';
+    const ops = s.flags & IP_VS_SVC_F_ONEPACKET ? 'ops ' : '';
+    if (s.fwmark) out += `FWM  ${hex(s.fwmark, 8)} ${sched} ${ops}`;
+    else if (s.af === AF_INET6) out += `${protoName(s.protocol)}  [${fullIPv6(s.addr)}]:${hex(s.port, 4)} ${sched} `;
+    else out += `${protoName(s.protocol)}  ${addrField(s.af, s.addr)}:${hex(s.port, 4)} ${sched} ${ops} `;
+    out += s.flags & IP_VS_SVC_F_PERSISTENT ? `persistent ${s.timeoutJiffies | 0} ${hex(s.netmask.readUInt32BE(0), 8)}\n` : '\n';
+    for (const d of s.dests) {
+      const c = counts(d);
+      const addr = d.af === AF_INET6 ? `[${fullIPv6(d.addr)}]` : addrField(d.af, d.addr);
+      out += `  -> ${addr}:${hex(d.port, 4)}      ${fwdName(d.fwd).padEnd(7)} ${String(d.weight | 0).padEnd(6)} ${String(c.active).padEnd(10)} ${String(c.inactive).padEnd(10)}\n`;
+    }
+  }
+  return out;
 }

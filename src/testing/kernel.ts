@@ -32,7 +32,7 @@ import {
 } from '../ipvs/constants';
 import { isFwmarkKey, type DestinationKey, type ForwardingMethod, type Protocol, type Rates, type ServiceKey, type ServiceRule, type Stats, type SyncDaemon, type Timeouts, type TunnelType } from '../ipvs/model';
 import type { ProcReader } from '../ipvs/client';
-import { TEMPLATE_STATES, isActive, stateNames, stateTimeout, procConnText, procStatsText, type ConnEntry } from './conns';
+import { TEMPLATE_STATES, isActive, stateNames, stateTimeout, procConnText, procRulesText, procStatsText, type ConnEntry } from './conns';
 import { errnoNumber } from './errno';
 import type { FamilyContext } from './ipvs-family';
 import type { ConnCounts } from './ipvs-replies';
@@ -215,12 +215,13 @@ export class FakeKernel {
     return { transport: this.openTransport(), procReader: async (file) => this.readProc(file) };
   }
 
-  /** The text of `/proc/net/ip_vs_conn` or `/proc/net/ip_vs_stats`. */
-  readProc(file: 'ip_vs_conn' | 'ip_vs_stats'): string {
+  /** The text of `/proc/net/ip_vs_conn`, `/proc/net/ip_vs_stats` or `/proc/net/ip_vs`. */
+  readProc(file: 'ip_vs_conn' | 'ip_vs_stats' | 'ip_vs'): string {
     if (!this.o.moduleLoaded) {
       throw Object.assign(new Error(`ENOENT: no such file or directory, open '/proc/net/${file}'`), { code: 'ENOENT', errno: 2 });
     }
     if (file === 'ip_vs_conn') return procConnText(this.conns);
+    if (file === 'ip_vs') return procRulesText(this.state.services(), this.o.connTableSize, (d) => this.counts(d));
     const { stats, rates } = this.state.totals.show();
     return procStatsText(stats, rates);
   }

@@ -349,6 +349,52 @@ export function behaviourSuite(t: tap.Test, env: BehaviourEnv): void {
     t.equal(objects[first], objects[0], "the second service's first real server is the first one's object, refilled");
   });
 
+  test("eachRule with fields 'save': what ipvsadm-save prints, real servers from /proc/net/ip_vs, the rest by netlink", async (t, c) => {
+    // Every case the file describes and every case it cannot: a tunnel (gue
+    // settings), a firewall mark both families use, IPv6 real servers,
+    // thresholds, weights 0 and 65535, one-packet, persistence.
+    await c.addService(WEB, { scheduler: 'wlc', persistent: true, timeout: 60 });
+    await c.addService(DNS, { scheduler: 'rr', onePacket: true });
+    await c.addService(WEB6, { scheduler: 'sh', schedFlags: ['sh-port'] });
+    await c.addService(MARK, { scheduler: 'rr' });
+    await c.addService(MARK6, { scheduler: 'rr' });
+    await c.addService({ fwmark: 9, family: 'ipv4' });
+    await c.addService({ protocol: 'sctp', address: '203.0.113.11', port: 9 });
+    await c.addDestination(WEB, R1, { forwarding: 'masq', weight: 5, upperThreshold: 100, lowerThreshold: 10 });
+    await c.addDestination(WEB, R2, { forwarding: 'route', weight: 0 });
+    await c.addDestination(WEB, R3, { forwarding: 'masq', weight: 65535 });
+    await c.addDestination(DNS, { address: '198.51.100.2', port: 53 }, { forwarding: 'tunnel', tunnelType: 'gue', tunnelPort: 6080, tunnelCsum: true });
+    await c.addDestination(DNS, { address: '198.51.100.3', port: 53 }, { forwarding: 'masq', upperThreshold: 4 });
+    await c.addDestination(WEB6, { address: '2001:db8:1::5', port: 443 }, { forwarding: 'masq', upperThreshold: 7 });
+    await c.addDestination(WEB6, R6, { forwarding: 'route' });
+    await c.addDestination(MARK, { address: '198.51.100.7', port: 0 }, { weight: 3, upperThreshold: 8 });
+    await c.addDestination(MARK6, { address: '2001:db8:1::7', port: 0 }, { lowerThreshold: 2, upperThreshold: 9 });
+    await c.addDestination({ fwmark: 9, family: 'ipv4' }, { address: '198.51.100.9', port: 0 }, { forwarding: 'route', weight: 2 });
+    const all = await c.rules();
+    // What 'save' promises: thresholds 0, a non-tunnel's tunnel settings the
+    // defaults, the rest exactly. The services the file cannot describe
+    // (a tunnel, mark 7 in both families) come whole from netlink.
+    const byNetlink = new Set([DNS, MARK, MARK6].map(serviceKeyText));
+    const expected = all.map((s) => ({
+      ...s,
+      destinations: byNetlink.has(serviceKeyText(s.key)) ? s.destinations : s.destinations.map((d) => ({
+        ...d,
+        config: { ...d.config, upperThreshold: 0, lowerThreshold: 0, tunnelType: 'ipip' as const, tunnelPort: 0, tunnelCsum: false, tunnelRemcsum: false },
+      })),
+    }));
+    for (const reuse of [false, true]) {
+      const got: ServiceRule[] = [];
+      const n = await c.eachRule((s) => void got.push(structuredClone(s)), { fields: 'save', reuse, order: (list) => list.reverse() });
+      t.equal(n, 7, `seven services visited (reuse ${reuse})`);
+      t.same(got, [...expected].reverse(), `in the order asked, each real server as netlink has it but for thresholds (reuse ${reuse})`);
+    }
+    t.equal(
+      all.find((s) => serviceKeyText(s.key) === serviceKeyText(WEB))?.destinations.find((d) => d.key.address === R1.address)?.config.upperThreshold,
+      100,
+      'the default read still has thresholds',
+    );
+  });
+
   test('timeouts: 0 keeps, too large is refused', async (t, c) => {
     await c.setTimeouts({ tcp: 1000 });
     t.same(await c.getTimeouts(), { tcp: 1000, tcpFin: 120, udp: 300 });
