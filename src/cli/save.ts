@@ -27,13 +27,12 @@ import { TextSink, writeText } from './sink';
  * save of 50,000 real servers keeps 5,000 service objects and the output
  * text, nothing per real server (under UML, memory is the cost). Unless
  * thresholds are asked for (`--full`), the real servers come from one read
- * of /proc/net/ip_vs rather than a netlink dump per service. Names need a lookup first, so without -n the whole
- * rule set is read, then formatted.
+ * of /proc/net/ip_vs rather than a netlink dump per service. Names need a
+ * lookup first, so without -n the whole rule set is read, then formatted.
  */
 export async function ruleText(client: IpvsClient, format: number, extras?: RuleExtras): Promise<Buffer[]> {
   const out = new TextSink();
   if (format & FMT.NUMERIC) {
-    // Without thresholds, every real server comes from one read of /proc/net/ip_vs.
     const fields = extras?.thresholds ? 'all' : 'save';
     await client.eachRule((s) => serviceLines(out, s, format, extras), { reuse: true, order: sortServices, fields });
     mark('read rules and format');

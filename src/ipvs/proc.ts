@@ -6,6 +6,7 @@
  * @module
  */
 import { formatAddress, parseAddress, type Family } from './address';
+import { protocolNumber } from './codec';
 import { isFwmarkKey, type Connection, type DestinationRule, type ForwardingMethod, type ServiceKey, type Totals } from './model';
 
 /** An IPv4 address printed as `%08X` of its host-order value, or an IPv6 `%pI6` (full form). */
@@ -92,7 +93,7 @@ export function parseTotals(text: string): Totals {
  */
 export function procServiceName(key: ServiceKey, family: Family): string {
   if (isFwmarkKey(key)) return `FWM  ${hex(key.fwmark, 8)}`;
-  const p = typeof key.protocol === 'number' ? key.protocol : (PROTO_NUM[key.protocol] ?? -1);
+  const p = protocolNumber(key.protocol);
   const name = PROC_PROTO.get(p) ?? `IP_${p}`;
   const b = parseAddress(key.address).bytes;
   let addr: string;
@@ -105,7 +106,6 @@ export function procServiceName(key: ServiceKey, family: Family): string {
   return `${name}  ${addr}:${hex(key.port, 4)}`;
 }
 
-const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 /** `ip_vs_proto_name` (ip_vs_proto.c); other numbers print as `IP_%u`. */
 const PROC_PROTO = new Map<number, string>([
   [0, 'IP'],
@@ -157,12 +157,12 @@ export class ProcRuleTable {
   private readonly v6 = new Map<string, string>();
 
   constructor(private readonly buf: Buffer) {
-    if (buf.indexOf(HEADER) !== 0) return;
+    if (!startsWith(buf, 0, HEADER)) return;
     // Three header lines, then a service line and its real-server lines, service after service.
     let at = 0;
-    for (let skip = 0; skip < 3 && at >= 0; skip++) at = next(buf, at);
+    for (let skip = 0; skip < 3; skip++) at = lineEnd(buf, at) + 1;
     let span = -1;
-    while (at >= 0 && at < buf.length) {
+    while (at < buf.length) {
       const eol = lineEnd(buf, at);
       if (startsWith(buf, at, ARROW)) {
         if (span >= 0) this.spans[span + 1] = eol;
@@ -278,12 +278,6 @@ export class ProcRuleTable {
     c.tunnelRemcsum = false;
     return true;
   }
-}
-
-/** The offset of the line after the one at `at`, or -1. */
-function next(buf: Buffer, at: number): number {
-  const eol = buf.indexOf(0x0a, at);
-  return eol < 0 ? -1 : eol + 1;
 }
 
 function lineEnd(buf: Buffer, at: number): number {
