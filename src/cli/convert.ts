@@ -14,10 +14,11 @@ import { FWD, SVC_F, TUN_F, type DaemonEntry, type DestEntry, type SvcEntry } fr
 // The parser hands out one buffer per distinct address text: remember its text form.
 const texts = new WeakMap<Buffer, string>();
 
-function addressText(addr: Buffer, family: 'ipv4' | 'ipv6'): string {
+/** The text of a parsed address (16 bytes, of family `af`), remembered per buffer. */
+export function addressText(af: number, addr: Buffer): string {
   let t = texts.get(addr);
   if (t === undefined) {
-    t = formatAddress(addr, family);
+    t = formatAddress(addr, af === AF_INET6 ? 'ipv6' : 'ipv4');
     texts.set(addr, t);
   }
   return t;
@@ -28,7 +29,7 @@ export function serviceKeyOf(svc: SvcEntry): ServiceKey {
   const family = svc.af === AF_INET6 ? 'ipv6' : 'ipv4';
   if (svc.fwmark) return { fwmark: svc.fwmark, family };
   const protocol = svc.protocol === IPPROTO_UDP ? 'udp' : svc.protocol === IPPROTO_SCTP ? 'sctp' : 'tcp';
-  return { protocol, address: addressText(svc.addr, family), port: svc.port };
+  return { protocol, address: addressText(svc.af, svc.addr), port: svc.port };
 }
 
 /** ipvsadm sends no service to ZERO when it names none or only 0.0.0.0:0 (libipvs `ipvs_zero_service`). */
@@ -55,7 +56,7 @@ export function serviceConfigOf(svc: SvcEntry): ServiceConfig {
 
 /** The real server key of a parsed -r. */
 export function destKeyOf(dest: DestEntry): DestinationKey {
-  return { address: addressText(dest.addr, dest.af === AF_INET6 ? 'ipv6' : 'ipv4'), port: dest.port };
+  return { address: addressText(dest.af, dest.addr), port: dest.port };
 }
 
 const FWD_NAMES = { [FWD.MASQ]: 'masq', [FWD.LOCALNODE]: 'local', [FWD.TUNNEL]: 'tunnel', [FWD.DROUTE]: 'route' } as const;

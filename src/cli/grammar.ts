@@ -358,8 +358,9 @@ const TABLE: OptionSpec<OptId>[] = [
 
 // ---------------------------------------------------------------- value parsers
 
-const SERVICE_ADDR = 1;
-const SERVICE_PORT = 2;
+/** What {@link parseService} found in a text: an address, and a port. */
+export const SERVICE_ADDR = 1;
+export const SERVICE_PORT = 2;
 
 function protoName(protocol: number): 'tcp' | 'udp' | 'sctp' | undefined {
   return protocol === IPPROTO_TCP ? 'tcp' : protocol === IPPROTO_UDP ? 'udp' : protocol === IPPROTO_SCTP ? 'sctp' : undefined;
@@ -402,6 +403,14 @@ const numeric = new Map<string, Buffer | null>();
 
 /** inet_pton(AF_INET6), remembered (misses too: most texts are IPv4). */
 function ipv6Address(text: string): Buffer | null {
+  // A dot before any colon is an IPv4 address (with a port, perhaps): in
+  // IPv6 a dotted quad can only end the address, after its colons. Said
+  // without a lookup: a restore's real servers are mostly new texts.
+  const dot = text.indexOf('.');
+  if (dot >= 0) {
+    const colon = text.indexOf(':');
+    if (colon < 0 || dot < colon) return null;
+  }
   const hit = numeric.get(text);
   if (hit !== undefined) return hit;
   const v6 = inetPton6(text);
@@ -410,10 +419,12 @@ function ipv6Address(text: string): Buffer | null {
   return v6;
 }
 
-/** A {@link parseService} success that depends on its text alone (see there). */
-interface NumericService {
+/** A {@link parseService} success that depends on its text alone (see {@link numericService}). */
+export interface NumericService {
+  /** SERVICE_ADDR, with SERVICE_PORT when the text has a port. */
   result: number;
   af: number;
+  /** 16 bytes, shared and never written: one buffer per distinct address text. */
   addr: Buffer;
   port: number;
 }
@@ -427,13 +438,61 @@ interface NumericService {
 const numericServices = new Map<string, NumericService>();
 
 /**
+ * What {@link parseService} makes of a text whose address is numeric and
+ * whose port is numeric or absent — the outcome then depends on the text
+ * alone, not on the protocol or the name services — or undefined for any
+ * other text (a host or port name, not an address at all). Remembered
+ * unless `remember` is false (texts seen once: a restore's real servers).
+ */
+export function numericService(text: string, remember = true): NumericService | undefined {
+  const hit = numericServices.get(text);
+  if (hit !== undefined) return hit;
+  if (allDigits(text)) return undefined;
+  let buf = text;
+  let portText: string | undefined;
+  if (buf[0] === '[') {
+    const close = buf.indexOf(']');
+    if (close < 0 || buf[close + 1] !== ':') return undefined;
+    portText = buf.slice(close + 2);
+    buf = buf.slice(1, close);
+  }
+  let af = AF_INET6;
+  let addr = ipv6Address(buf);
+  if (!addr) {
+    // Quirk kept: `[1.2.3.4]:80` is 1.2.3.4 without a port (the bracket's port is dropped).
+    portText = undefined;
+    const colon = buf.lastIndexOf(':');
+    if (colon >= 0) {
+      portText = buf.slice(colon + 1);
+      buf = buf.slice(0, colon);
+    }
+    addr = ipv4Numeric(buf);
+    if (!addr) return undefined;
+    af = AF_INET;
+  }
+  let result = SERVICE_ADDR;
+  let port = 0;
+  if (portText !== undefined) {
+    result |= SERVICE_PORT;
+    port = stringToNumber(portText, 0, 65535);
+    if (port === -1) return undefined;
+  }
+  const parsed = { result, af, addr, port };
+  if (remember) {
+    if (numericServices.size > 65536) numericServices.clear();
+    numericServices.set(text, parsed);
+  }
+  return parsed;
+}
+
+/**
  * ipvsadm's `parse_service`: `[v6]:port`, a bare IPv6 address (no port), or
  * an IPv4 address or host name with an optional `:port` (number or service
  * name for the protocol). Returns SERVICE_ADDR|SERVICE_PORT bits (0 when it
  * is not an address). Quirk kept: `[1.2.3.4]:80` is 1.2.3.4 without a port.
  */
 function parseService(text: string, t: AddrTarget): number {
-  const hit = numericServices.get(text);
+  const hit = numericService(text);
   if (hit !== undefined) {
     // The same writes as below, in the same order.
     t.addr = hit.addr;
@@ -443,8 +502,6 @@ function parseService(text: string, t: AddrTarget): number {
     return hit.result;
   }
   if (allDigits(text)) return 0;
-  // Numeric address, and numeric port or none: then the outcome depends on the text alone.
-  let numericText = true;
   let buf = text;
   let portText: string | undefined;
   let bracketPort: string | undefined;
@@ -471,7 +528,6 @@ function parseService(text: string, t: AddrTarget): number {
     }
     let a = ipv4Numeric(buf);
     if (!a) {
-      numericText = false;
       const h = hostToAddr(buf);
       if (!h) return 0;
       a = Buffer.alloc(16);
@@ -485,16 +541,11 @@ function parseService(text: string, t: AddrTarget): number {
     result |= SERVICE_PORT;
     let port = stringToNumber(portText, 0, 65535);
     if (port === -1) {
-      numericText = false;
       const proto = protoName(t.protocol);
       port = proto ? serviceToPort(portText, proto) : -1;
     }
     if (port === -1) return 0;
     t.port = port;
-  }
-  if (numericText) {
-    if (numericServices.size > 65536) numericServices.clear();
-    numericServices.set(text, { result, af: t.af, addr: t.addr, port: t.port });
   }
   return result;
 }

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { forgetParsedAddresses, parseCommand, parseWords, UsageError, type ParseOptions } from '../../src/cli/grammar';
 import { NeedsLookup } from '../../src/cli/names';
-import { lineWords, readRestoreFile } from '../../src/cli/restore';
+import { lineWords, readRestoreFile, sameShapeLineCount } from '../../src/cli/restore';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -236,4 +236,88 @@ t.test('a restore file of generated lines reads the same through either parser',
   // And the file as a whole gives errors or rules, never throws.
   const r = await readRestoreFile(text.replace(/example\.invalid/g, '192.0.2.200'));
   t.ok('errors' in r || r.services.length > 0);
+});
+
+/**
+ * A restore file of blocks: a service, then real-server lines that differ only
+ * in their address — as ipvsadm-save writes them, or (`messy`) with every kind
+ * of address text, bad values, comments, blank lines and servers before their
+ * service.
+ */
+function restoreFileLines(seed: number, messy: boolean): string[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const octet = (): number => Math.floor(r() * 256);
+  const hex = (): string => Math.floor(r() * 65536).toString(16);
+  const odd = (): string =>
+    pick([
+      () => `198.51.100.${octet()}:${pick(['80', '8080', '0', '65535', '65536', 'http', '08', '+5', ''])}`,
+      () => `198.51.100.${octet()}`,
+      () => `[2001:db8::${hex()}]:${pick(['80', '443', '70000'])}`,
+      () => `2001:db8::${hex()}`,
+      () => `::ffff:198.51.100.${octet()}`,
+      () => pick(['0x7f.1:80', '010.0.0.1:80', '[198.51.100.7]:80', '198.51.100.7:80:81', '1234', '#x', 'ipvsadm', 'localhost:80', '[2001:db8::1', '256.1.1.1:80']),
+    ])();
+  const lines: string[] = [];
+  for (let block = 0; block < 400; block++) {
+    const fw = r() < 0.2;
+    const v6 = !fw && r() < 0.3;
+    const port = messy ? pick(['80', '0', '443']) : String(1000 + block);
+    const svc = fw ? ['-f', messy ? pick(['7', '-1294967296']) : String(block + 1)] : [pick(['-t', '-u', '--sctp-service']), v6 ? `[2001:db8::${block}]:${port}` : `192.0.2.${block % 256}:${port}`];
+    if (fw && (messy ? r() < 0.3 : block % 2 === 0)) svc.push('-6');
+    const family6 = v6 || svc[2] === '-6';
+    const server = (k: number): string =>
+      messy && r() < 0.5 ? odd() : family6 ? `[2001:db8:1::${k}]:${pick(['80', '8080'])}` : `198.51.100.${k}${pick([':80', ':8080', ''])}`;
+    const head = `${messy ? pick(['', 'ipvsadm ', ' ']) : ''}-a ${svc.join(' ')} -r `;
+    const fwd = messy ? pick(['-g', '-m', '-i', '--masquerading']) : pick(['-g', '-m', '-i']);
+    const opts = [fwd, '-w', messy ? pick(['1', '0', '7', '2147483648']) : pick(['1', '0', '7', '65535'])];
+    if (r() < 0.2) opts.push('-x', '10', '-y', messy ? pick(['5', '20']) : '5');
+    if (fwd === '-i' && r() < 0.3) opts.push('--tun-type', 'gue', '--tun-port', '6080');
+    const tail = ` ${opts.join(' ')}${messy ? pick(['', '', ' ', '\r', ' # a comment']) : ''}`;
+    const serviceLine = `-A ${svc.join(' ')} -s rr${port === '0' ? ' -p' : ''}`;
+    const early = messy && r() < 0.1; // real servers before their service
+    if (!early) lines.push(serviceLine);
+    const count = 1 + Math.floor(r() * 12);
+    for (let k = 0; k < count; k++) {
+      if (messy && r() < 0.05) lines.push('');
+      else if (messy && r() < 0.1 && k > 0) lines.push(lines[lines.length - 1] as string); // a duplicate
+      else lines.push(`${head}${server(k + 2)}${tail}`);
+    }
+    if (early) lines.push(serviceLine);
+  }
+  return lines;
+}
+
+t.test('real-server lines read as the line before with another address give what the grammar gives', async (t) => {
+  for (const messy of [false, true]) {
+    const lines = restoreFileLines(messy ? 424242 : 2026, messy);
+    // With a blank line between every two lines no line has the shape of the
+    // one before: every line goes through the grammar. Line numbers map back.
+    const start = sameShapeLineCount();
+    const quick = await readRestoreFile(lines.join('\n'));
+    const taken = sameShapeLineCount() - start;
+    const slow = await readRestoreFile(lines.join('\n\n'));
+    t.equal(sameShapeLineCount() - start, taken, 'the interleaved file takes no line the short way');
+    const view = (f: Awaited<ReturnType<typeof readRestoreFile>>, line: (n: number) => number): unknown =>
+      'errors' in f
+        ? f.errors.map((e) => e.replace(/line (\d+)/g, (_m, n: string) => `line ${line(Number(n))}`))
+        : f.services.map((s) => ({
+            key: s.key,
+            family: s.family,
+            config: s.config,
+            line: line(f.lineOf(s.key) as number),
+            destinations: s.destinations.map((d) => ({ address: d.key.address, port: d.key.port, family: d.family, config: d.config, line: line(f.lineOf(d.key) as number) })),
+          }));
+    const wanted = view(slow, (n) => (n + 1) / 2);
+    t.same(view(quick, (n) => n), wanted, `${messy ? 'messy' : 'clean'} file: the same rules, errors and lines`);
+    if (messy) {
+      t.ok('errors' in quick && quick.errors.length > 100, 'the messy file has errors of every line kind to compare');
+      t.ok(taken > 200, `and still some lines took the short way (${taken} of ${lines.length})`);
+    } else {
+      t.notOk('errors' in quick, 'the clean file is a rule set');
+      const servers = lines.filter((l) => l.startsWith('-a')).length;
+      const services = lines.length - servers;
+      t.equal(taken, servers - services, `every real-server line but each service's first took the short way (${taken} of ${lines.length})`);
+    }
+  }
 });
