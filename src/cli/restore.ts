@@ -332,7 +332,7 @@ function destShape(text: string, start: number, eol: number, words: string[], e:
   let to = -1;
   for (let i = start; i < eol; ) {
     const c = text.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 13) {
+    if (isBlank(c)) {
       i++;
       continue;
     }
