@@ -448,36 +448,52 @@ export function numericService(text: string, remember = true): NumericService | 
   const hit = numericServices.get(text);
   if (hit !== undefined) return hit;
   if (allDigits(text)) return undefined;
-  let buf = text;
-  let portText: string | undefined;
-  if (buf[0] === '[') {
-    const close = buf.indexOf(']');
-    if (close < 0 || buf[close + 1] !== ':') return undefined;
-    portText = buf.slice(close + 2);
-    buf = buf.slice(1, close);
+  const parts = serviceParts(text);
+  return parts && numericParts(text, parts, remember);
+}
+
+/**
+ * A service text split as parse_service splits it: `[HOST]:PORT` first
+ * loses its brackets; HOST an IPv6 address keeps the bracket's port (none
+ * without brackets), anything else is split at its last colon. Quirk kept:
+ * `[1.2.3.4]:80` is 1.2.3.4 without a port (the bracket's port is dropped).
+ * Undefined: a bracket not followed by `]:`.
+ */
+interface ServiceParts {
+  /** The IPv6 address HOST is, or null. */
+  v6: Buffer | null;
+  host: string;
+  portText: string | undefined;
+}
+
+function serviceParts(text: string): ServiceParts | undefined {
+  let host = text;
+  let bracketPort: string | undefined;
+  if (host[0] === '[') {
+    const close = host.indexOf(']');
+    if (close < 0 || host[close + 1] !== ':') return undefined;
+    bracketPort = host.slice(close + 2);
+    host = host.slice(1, close);
   }
-  let af = AF_INET6;
-  let addr = ipv6Address(buf);
-  if (!addr) {
-    // Quirk kept: `[1.2.3.4]:80` is 1.2.3.4 without a port (the bracket's port is dropped).
-    portText = undefined;
-    const colon = buf.lastIndexOf(':');
-    if (colon >= 0) {
-      portText = buf.slice(colon + 1);
-      buf = buf.slice(0, colon);
-    }
-    addr = ipv4Numeric(buf);
-    if (!addr) return undefined;
-    af = AF_INET;
-  }
+  const v6 = ipv6Address(host);
+  if (v6) return { v6, host, portText: bracketPort };
+  const colon = host.lastIndexOf(':');
+  if (colon < 0) return { v6: null, host, portText: undefined };
+  return { v6: null, host: host.slice(0, colon), portText: host.slice(colon + 1) };
+}
+
+/** {@link numericService} of split parts: undefined unless the address and any port are numeric. */
+function numericParts(text: string, parts: ServiceParts, remember: boolean): NumericService | undefined {
+  const addr = parts.v6 ?? ipv4Numeric(parts.host);
+  if (!addr) return undefined;
   let result = SERVICE_ADDR;
   let port = 0;
-  if (portText !== undefined) {
+  if (parts.portText !== undefined) {
     result |= SERVICE_PORT;
-    port = stringToNumber(portText, 0, 65535);
+    port = stringToNumber(parts.portText, 0, 65535);
     if (port === -1) return undefined;
   }
-  const parsed = { result, af, addr, port };
+  const parsed = { result, af: parts.v6 ? AF_INET6 : AF_INET, addr, port };
   if (remember) {
     if (numericServices.size > 65536) numericServices.clear();
     numericServices.set(text, parsed);
@@ -489,10 +505,18 @@ export function numericService(text: string, remember = true): NumericService | 
  * ipvsadm's `parse_service`: `[v6]:port`, a bare IPv6 address (no port), or
  * an IPv4 address or host name with an optional `:port` (number or service
  * name for the protocol). Returns SERVICE_ADDR|SERVICE_PORT bits (0 when it
- * is not an address). Quirk kept: `[1.2.3.4]:80` is 1.2.3.4 without a port.
+ * is not an address). Numeric texts are remembered ({@link numericService});
+ * names are looked up each time.
  */
 function parseService(text: string, t: AddrTarget): number {
-  const hit = numericService(text);
+  let hit = numericServices.get(text);
+  let parts: ServiceParts | undefined;
+  if (hit === undefined) {
+    if (allDigits(text)) return 0;
+    parts = serviceParts(text);
+    if (!parts) return 0;
+    hit = numericParts(text, parts, true);
+  }
   if (hit !== undefined) {
     // The same writes as below, in the same order.
     t.addr = hit.addr;
@@ -501,34 +525,16 @@ function parseService(text: string, t: AddrTarget): number {
     if (hit.result & SERVICE_PORT) t.port = hit.port;
     return hit.result;
   }
-  if (allDigits(text)) return 0;
-  let buf = text;
-  let portText: string | undefined;
-  let bracketPort: string | undefined;
-  if (buf[0] === '[') {
-    buf = buf.slice(1);
-    const close = buf.indexOf(']');
-    if (close < 0) return 0;
-    const after = buf.slice(close + 1);
-    buf = buf.slice(0, close);
-    if (after[0] !== ':') return 0;
-    bracketPort = after.slice(1);
-  }
-  const v6 = ipv6Address(buf);
-  if (v6) {
-    t.addr = v6;
+  // A host name, a port name, or not an address.
+  const p = parts as ServiceParts;
+  if (p.v6) {
+    t.addr = p.v6;
     t.af = AF_INET6;
     if (t.netmask !== undefined) t.netmask = NETMASK_V6_128;
-    portText = bracketPort;
   } else {
-    const colon = buf.lastIndexOf(':');
-    if (colon >= 0) {
-      portText = buf.slice(colon + 1);
-      buf = buf.slice(0, colon);
-    }
-    let a = ipv4Numeric(buf);
+    let a = ipv4Numeric(p.host);
     if (!a) {
-      const h = hostToAddr(buf);
+      const h = hostToAddr(p.host);
       if (!h) return 0;
       a = Buffer.alloc(16);
       h.copy(a);
@@ -537,12 +543,12 @@ function parseService(text: string, t: AddrTarget): number {
     t.af = AF_INET;
   }
   let result = SERVICE_ADDR;
-  if (portText !== undefined) {
+  if (p.portText !== undefined) {
     result |= SERVICE_PORT;
-    let port = stringToNumber(portText, 0, 65535);
+    let port = stringToNumber(p.portText, 0, 65535);
     if (port === -1) {
       const proto = protoName(t.protocol);
-      port = proto ? serviceToPort(portText, proto) : -1;
+      port = proto ? serviceToPort(p.portText, proto) : -1;
     }
     if (port === -1) return 0;
     t.port = port;

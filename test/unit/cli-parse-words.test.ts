@@ -321,3 +321,36 @@ t.test('real-server lines read as the line before with another address give what
     }
   }
 });
+
+t.test('service and real-server texts split as parse_service splits them (quirks ipvsadm 1.31 has, checked against it in test/kernel/cli/errors.ts)', async (t) => {
+  forgetParsedAddresses();
+  const hex = (b: Buffer | undefined): string | undefined => b?.toString('hex').replace(/(00)+$/, '');
+  const svc = (...w: string[]): unknown => {
+    const e = parseCommand(['ipvs', ...w]) as { svc: { af: number; port: number; addr: Buffer }; dest: { port: number; addr?: Buffer } };
+    return { af: e.svc.af, port: e.svc.port, addr: hex(e.svc.addr), destPort: e.dest.port, dest: hex(e.dest.addr) };
+  };
+  const refused = (...w: string[]): string => {
+    try {
+      parseCommand(['ipvs', ...w]);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'accepted';
+  };
+  // `[IPv4]:PORT` drops the bracket's port: the service has none, a real server takes the service's.
+  t.equal(refused('-A', '-t', '[192.0.2.4]:80'), 'Zero port specified for non-persistent service');
+  t.match(svc('-A', '-t', '[192.0.2.4]:80', '-p'), { af: 2, port: 0, addr: 'c0000204' });
+  t.match(svc('-a', '-t', '192.0.2.4:80', '-r', '[198.51.100.7]:8080'), { port: 80, destPort: 80, dest: 'c6336407' });
+  // A bare IPv6 text is all address: `2001:db8::1:80` has no port.
+  t.match(svc('-A', '-t', '2001:db8::1:80', '-p'), { af: 10, port: 0, addr: '20010db8000000000000000000010080' });
+  t.match(svc('-A', '-t', '[2001:db8::1]:80'), { af: 10, port: 80, addr: '20010db8000000000000000000000001' });
+  t.equal(refused('-A', '-t', '[2001:db8::1]'), 'illegal virtual server address[:port] specified');
+  t.equal(refused('-A', '-t', '[2001:db8::1'), 'illegal virtual server address[:port] specified');
+  t.equal(refused('-A', '-t', '192.0.2.4:65536'), 'illegal virtual server address[:port] specified');
+  t.equal(refused('-A', '-t', '192.0.2.4'), 'Zero port specified for non-persistent service');
+  // Split at the last colon: the rest is a host name to look up.
+  t.same(outcome(() => parseCommand(['ipvs', '-A', '-t', '192.0.2.4:80:81'])), { lookup: '192.0.2.4:80' });
+  // Remembered numeric texts give the same answers the second time.
+  t.match(svc('-A', '-t', '[2001:db8::1]:80'), { af: 10, port: 80 });
+  t.equal(refused('-A', '-t', '[192.0.2.4]:80'), 'Zero port specified for non-persistent service');
+});
