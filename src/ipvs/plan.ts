@@ -9,7 +9,7 @@
  * @module
  */
 import type { Operation } from './client';
-import { comparableServiceConfig, destinationKeyText, normalizeDestinationKey, normalizeServiceKey, serviceKeyText } from './codec';
+import { destinationKeyText, normalizeDestinationKey, normalizeServiceKey, schedFlagBits, serviceKeyText } from './codec';
 import type { DestinationConfig, DestinationKey, DestinationRule, ServiceConfig, ServiceKey, ServiceRule } from './model';
 
 /** Options of {@link planChanges}. */
@@ -49,35 +49,15 @@ function destId(d: DestinationRule): string {
   return destinationKeyText(normalizeDestinationKey(d.key).key);
 }
 
-/** Services with at most this many real servers on both sides are compared pairwise. */
+/** Services with at most this many real servers on both sides are compared pairwise ({@link Planner}). */
 const PAIRWISE = 32;
 
 /**
- * Matches a service's desired real servers, one by one, to its current
- * ones: the matcher returns the index of `d` among `current` (-1: a new
- * one), and throws when `d` was given already. Small services (the usual
- * case) are compared pairwise by canonical address and port, without an id
- * string or a map entry per real server; big ones by id.
+ * Matches a big service's desired real servers, one by one, to its current
+ * ones by id: the matcher returns the index of `d` among `current` (-1: a
+ * new one), and throws when `d` was given already.
  */
-function matcher(current: readonly DestinationRule[], desired: number, canon: CanonAddresses, service: string): (d: DestinationRule) => number {
-  const twice = (what: string): Error => new Error(`${what} is listed twice in ${service}`);
-  if (current.length <= PAIRWISE && desired <= PAIRWISE) {
-    const ca = current.map((d) => canon.of(d.key));
-    // The desired ones so far, as parallel arrays: nothing allocated per real server.
-    const addresses: string[] = [];
-    const ports: number[] = [];
-    return (d) => {
-      const address = canon.of(d.key);
-      const port = d.key.port;
-      for (let k = 0; k < addresses.length; k++) {
-        if (addresses[k] === address && ports[k] === port) throw twice(destinationKeyText({ address, port }));
-      }
-      addresses.push(address);
-      ports.push(port);
-      for (let i = 0; i < ca.length; i++) if (ca[i] === address && (current[i] as DestinationRule).key.port === port) return i;
-      return -1;
-    };
-  }
+function matcher(current: readonly DestinationRule[], service: string): (d: DestinationRule) => number {
   const byId = new Map<string, number>();
   current.forEach((d, i) => {
     const k = destId(d);
@@ -86,7 +66,7 @@ function matcher(current: readonly DestinationRule[], desired: number, canon: Ca
   const seen = new Set<string>();
   return (d) => {
     const k = destId(d);
-    if (seen.has(k)) throw twice(k);
+    if (seen.has(k)) throw new Error(`${k} is listed twice in ${service}`);
     seen.add(k);
     return byId.get(k) ?? -1;
   };
@@ -113,9 +93,22 @@ class CanonAddresses {
   }
 }
 
-/** True when two service configurations are the same to the kernel. */
+/**
+ * True when two service configurations are the same to the kernel: what
+ * equal `comparableServiceConfig` strings (codec) say, field by field,
+ * without building them (a restore compares 5,000 services, the agent every
+ * pass).
+ */
 export function sameServiceConfig(a: ServiceConfig, b: ServiceConfig): boolean {
-  return comparableServiceConfig(a) === comparableServiceConfig(b);
+  return (
+    a.scheduler === b.scheduler &&
+    !a.persistent === !b.persistent &&
+    (a.timeout === b.timeout || String(a.timeout) === String(b.timeout)) &&
+    (a.netmask === b.netmask || String(a.netmask) === String(b.netmask)) &&
+    !a.onePacket === !b.onePacket &&
+    schedFlagBits(a.schedFlags) === schedFlagBits(b.schedFlags) &&
+    (a.persistenceEngine ?? '') === (b.persistenceEngine ?? '')
+  );
 }
 
 /** True when two destination configurations are the same to the kernel. */
@@ -225,35 +218,76 @@ export class Planner {
   private compare(id: string, cur: ServiceRule, s: ServiceRule): void {
     const summary = this.summary;
     let ops: ServiceOps | undefined;
-    const add = (): ServiceOps => (ops ??= { adds: [], edits: [], removals: [] });
     if (sameServiceConfig(cur.config, s.config)) summary.unchanged++;
     else {
       summary.editServices++;
-      add().edits.push({ type: 'edit-service', service: s.key, config: s.config });
+      (ops ??= { adds: [], edits: [], removals: [] }).edits.push({ type: 'edit-service', service: s.key, config: s.config });
     }
     const cds = cur.destinations;
-    const match = matcher(cds, s.destinations.length, this.canon, id);
-    const kept = new Array<boolean>(cds.length).fill(false);
+    const nc = cds.length;
+    if (this.kept.length < nc) this.kept = new Uint8Array(nc * 2);
+    const kept = this.kept;
+    kept.fill(0, 0, nc);
+    const match = nc <= PAIRWISE && s.destinations.length <= PAIRWISE ? this.pairwise(cds, id) : matcher(cds, id);
     for (const d of s.destinations) {
       const i = match(d);
       if (i < 0) {
         summary.addDestinations++;
-        add().adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+        (ops ??= { adds: [], edits: [], removals: [] }).adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
         continue;
       }
-      kept[i] = true;
+      kept[i] = 1;
       if (!sameDestinationConfig((cds[i] as DestinationRule).config, d.config)) {
         summary.editDestinations++;
-        add().edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
+        (ops ??= { adds: [], edits: [], removals: [] }).edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
       } else summary.unchanged++;
     }
-    cds.forEach((cd, i) => {
-      if (kept[i]) return;
+    for (let i = 0; i < nc; i++) {
+      if (kept[i]) continue;
+      const cd = cds[i] as DestinationRule;
       summary.deleteDestinations++;
       // A copy: the current real server's object may be reused.
-      add().removals.push({ type: 'delete-destination', service: cur.key, destination: { address: cd.key.address, port: cd.key.port } });
-    });
+      (ops ??= { adds: [], edits: [], removals: [] }).removals.push({ type: 'delete-destination', service: cur.key, destination: { address: cd.key.address, port: cd.key.port } });
+    }
     this.seen.set(id, ops ?? NO_OPS);
+  }
+
+  /** Scratch of {@link pairwise}, kept from service to service (only the first `n` entries of each are in use). */
+  private kept = new Uint8Array(64);
+  private readonly curAddr: string[] = [];
+  private readonly wantAddr: string[] = [];
+  private readonly wantPort: number[] = [];
+  private wanted = 0;
+  private readonly pairMatch = (d: DestinationRule): number => {
+    const address = this.canon.of(d.key);
+    const port = d.key.port;
+    const wa = this.wantAddr;
+    const wp = this.wantPort;
+    for (let k = 0; k < this.wanted; k++) {
+      if (wa[k] === address && wp[k] === port) throw new Error(`${destinationKeyText({ address, port })} is listed twice in ${this.pairService}`);
+    }
+    wa[this.wanted] = address;
+    wp[this.wanted] = port;
+    this.wanted++;
+    const ca = this.curAddr;
+    const cds = this.pairCurrent;
+    for (let i = 0; i < cds.length; i++) if (ca[i] === address && (cds[i] as DestinationRule).key.port === port) return i;
+    return -1;
+  };
+  private pairCurrent: readonly DestinationRule[] = [];
+  private pairService = '';
+
+  /**
+   * The matcher for a small service (the usual case): desired real servers
+   * compared pairwise by canonical address and port, in scratch arrays kept
+   * from service to service: nothing allocated per service or real server.
+   */
+  private pairwise(current: readonly DestinationRule[], service: string): (d: DestinationRule) => number {
+    for (let i = 0; i < current.length; i++) this.curAddr[i] = this.canon.of((current[i] as DestinationRule).key);
+    this.pairCurrent = current;
+    this.pairService = service;
+    this.wanted = 0;
+    return this.pairMatch;
   }
 
   /** The plan (call once, after every current service has been fed); throws what planChanges would throw. */

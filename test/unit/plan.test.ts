@@ -5,7 +5,7 @@
 // same operations in the same order, the same summary, or the same error.
 import t from 'tap';
 import fc from 'fast-check';
-import { planChanges, type Plan } from '../../src/ipvs/plan';
+import { planChanges, sameServiceConfig, type Plan } from '../../src/ipvs/plan';
 import { comparableServiceConfig, destinationKeyText, normalizeDestinationKey, normalizeServiceKey, serviceKeyText } from '../../src/ipvs/codec';
 import type { Operation } from '../../src/ipvs/client';
 import type { DestinationConfig, DestinationRule, ServiceConfig, ServiceKey, ServiceRule } from '../../src/ipvs/model';
@@ -92,7 +92,18 @@ const config = fc.record({
   tunnelCsum: fc.constant(false),
   tunnelRemcsum: fc.constant(false),
 });
-const svcConfig = fc.record({ scheduler: fc.constantFrom('rr', 'wlc'), persistent: fc.constant(false), timeout: fc.constant(0), netmask: fc.constant('255.255.255.255'), onePacket: fc.constant(false), schedFlags: fc.constant([]) }) as fc.Arbitrary<ServiceConfig>;
+// Small domains, so that equal and different configurations both come up; flags
+// with different names for the same bits (sh-fallback is flag-1), a prefix as
+// a number and as a string, an engine absent or empty: the same to the kernel.
+const svcConfig = fc.record({
+  scheduler: fc.constantFrom('rr', 'wlc', 'sh'),
+  persistent: fc.boolean(),
+  timeout: fc.constantFrom(0, 300),
+  netmask: fc.constantFrom('255.255.255.255', '255.255.255.0', 64, '64'),
+  onePacket: fc.boolean(),
+  schedFlags: fc.constantFrom([], ['flag-1'], ['sh-fallback'], ['sh-fallback', 'sh-port'], ['sh-port', 'sh-fallback'], ['flag-1', 'flag-2']),
+  persistenceEngine: fc.constantFrom(undefined, '', 'sip'),
+}) as fc.Arbitrary<ServiceConfig>;
 
 /** A real server: an address index, a spelling, a port, a configuration. */
 const server = fc.tuple(fc.nat(SPELLINGS.length * 20 - 1), fc.nat(2), fc.constantFrom(...PORTS), config);
@@ -163,6 +174,23 @@ t.test('the same plan, or the same error, as the reference', async (t) => {
   t.ok(pairwise > 500, `${pairwise} services compared pairwise`);
   t.ok(general > 50, `${general} services compared through the general path`);
   t.ok(errors > 100, `${errors} plans refused`);
+});
+
+t.test('sameServiceConfig says what equal comparableServiceConfig strings say', async (t) => {
+  let same = 0;
+  let different = 0;
+  // A pair, and a pair that differs in at most one field (so that equal ones come up often).
+  const oneField = svcConfig.chain((a) => fc.tuple(fc.constant(a), fc.constantFrom(...(Object.keys(a) as (keyof ServiceConfig)[])), svcConfig).map(([x, k, y]) => [x, { ...x, [k]: y[k] }] as const));
+  fc.assert(
+    fc.property(fc.oneof(fc.tuple(svcConfig, svcConfig), oneField), ([a, b]) => {
+      const want = comparableServiceConfig(a) === comparableServiceConfig(b);
+      if (want) same++;
+      else different++;
+      if (sameServiceConfig(a, b) !== want) throw new Error(`${JSON.stringify(a)} vs ${JSON.stringify(b)}: want ${want}`);
+    }),
+    { numRuns: 5000 },
+  );
+  t.ok(same > 500 && different > 500, `${same} equal and ${different} different pairs`);
 });
 
 t.test('one address in three spellings is one real server: an edit, not a delete and an add', async (t) => {
