@@ -145,6 +145,10 @@ interface ServiceOps {
 
 const NO_OPS: ServiceOps = { adds: [], edits: [], removals: [] };
 
+function noOpsYet(): ServiceOps {
+  return { adds: [], edits: [], removals: [] };
+}
+
 /**
  * {@link planChanges} with the current rules fed one service at a time, as
  * {@link IpvsClient.eachRule} reads them: nothing of a current service is
@@ -221,7 +225,7 @@ export class Planner {
     if (sameServiceConfig(cur.config, s.config)) summary.unchanged++;
     else {
       summary.editServices++;
-      (ops ??= { adds: [], edits: [], removals: [] }).edits.push({ type: 'edit-service', service: s.key, config: s.config });
+      (ops ??= noOpsYet()).edits.push({ type: 'edit-service', service: s.key, config: s.config });
     }
     const cds = cur.destinations;
     const nc = cds.length;
@@ -233,13 +237,13 @@ export class Planner {
       const i = match(d);
       if (i < 0) {
         summary.addDestinations++;
-        (ops ??= { adds: [], edits: [], removals: [] }).adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
+        (ops ??= noOpsYet()).adds.push({ type: 'add-destination', service: s.key, destination: d.key, config: d.config });
         continue;
       }
       kept[i] = 1;
       if (!sameDestinationConfig((cds[i] as DestinationRule).config, d.config)) {
         summary.editDestinations++;
-        (ops ??= { adds: [], edits: [], removals: [] }).edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
+        (ops ??= noOpsYet()).edits.push({ type: 'edit-destination', service: s.key, destination: d.key, config: d.config });
       } else summary.unchanged++;
     }
     for (let i = 0; i < nc; i++) {
@@ -247,13 +251,14 @@ export class Planner {
       const cd = cds[i] as DestinationRule;
       summary.deleteDestinations++;
       // A copy: the current real server's object may be reused.
-      (ops ??= { adds: [], edits: [], removals: [] }).removals.push({ type: 'delete-destination', service: cur.key, destination: { address: cd.key.address, port: cd.key.port } });
+      (ops ??= noOpsYet()).removals.push({ type: 'delete-destination', service: cur.key, destination: { address: cd.key.address, port: cd.key.port } });
     }
     this.seen.set(id, ops ?? NO_OPS);
   }
 
-  /** Scratch of {@link pairwise}, kept from service to service (only the first `n` entries of each are in use). */
+  /** Which current real servers the desired ones matched, for the service being compared (its first entries). */
   private kept = new Uint8Array(64);
+  /** Scratch of {@link pairwise}, kept from service to service (only the first entries are in use). */
   private readonly curAddr: string[] = [];
   private readonly wantAddr: string[] = [];
   private readonly wantPort: number[] = [];
