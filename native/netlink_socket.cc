@@ -20,6 +20,13 @@
 //                                         again with resume=true and ends from
 //                                         it on; it is not sent again).
 //   socket.close()
+//   isatty(fd) -> boolean                  isatty(3), for commands that would
+//                                         otherwise make process.stderr (and
+//                                         load node:net) only to ask
+//   setV8Flags(flags) -> undefined          V8 flags for the command's own
+//                                         process, without loading node:v8
+//                                         (see below); the library never
+//                                         calls it
 //   keepFreedMemory() -> boolean          glibc malloc settings for short-lived
 //                                         commands (see below); the library
 //                                         never calls it
@@ -43,6 +50,7 @@
 // whose `syscall` names the call; the TypeScript layer gives them meaning.
 
 #include <napi.h>
+#include <v8.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -572,9 +580,34 @@ Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ok);
 }
 
+Napi::Value IsATty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "isatty(fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, isatty(info[0].As<Napi::Number>().Int32Value()) == 1);
+}
+
+// V8's own entry point for flags: what node:v8's setFlagsFromString() calls,
+// without loading node:v8 (its JavaScript costs a command ~25 ms of start-up
+// under UML, more than the whole of some ipvsadm runs).
+Napi::Value SetV8Flags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "setV8Flags(flags: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string flags = info[0].As<Napi::String>().Utf8Value();
+  v8::V8::SetFlagsFromString(flags.c_str(), flags.size());
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Socket", Socket::Init(env));
   exports.Set("readFile", Napi::Function::New(env, ReadFile, "readFile"));
+  exports.Set("isatty", Napi::Function::New(env, IsATty, "isatty"));
+  exports.Set("setV8Flags", Napi::Function::New(env, SetV8Flags, "setV8Flags"));
   exports.Set("keepFreedMemory", Napi::Function::New(env, KeepFreedMemory, "keepFreedMemory"));
   return exports;
 }

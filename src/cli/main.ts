@@ -13,16 +13,25 @@ import { CMD, parseCommand, UsageError, type CommandEntry, type SpecialCommand }
 import { Exit, type Io } from './io';
 import { NeedsLookup } from './names';
 
+// process.stdout and process.stderr are made on first use, and for a pipe or
+// a terminal making one loads node:net (~190 page faults of start-up under
+// UML): a command that prints nothing (a restore, `-a`, `-d`) never does.
+let stdoutReady = false;
+
 const io: Io = {
-  out: (s) => void process.stdout.write(s),
+  out: (s) => {
+    if (!stdoutReady) {
+      stdoutReady = true;
+      // A closed pipe (`ipvs -L | head`) ends the command quietly, as SIGPIPE ends ipvsadm.
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        throw e;
+      });
+    }
+    process.stdout.write(s);
+  },
   err: (s) => void process.stderr.write(s),
 };
-
-// A closed pipe (`ipvs -L | head`) ends the command quietly, as SIGPIPE ends ipvsadm.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
 
 function packageVersion(): string {
   try {

@@ -24,6 +24,7 @@ import { checkDestinationInput, completeServiceConfig, serviceKeyText } from '..
 import { IpvsError } from '../ipvs/errors';
 import { type DaemonState, type DestinationConfig, type DestinationKey, type DestinationRule, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
 import { Planner, type Plan } from '../ipvs/plan';
+import { addon } from '../native/addon';
 import { addressText, destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
 import { operationArgs } from './format';
 import { CMD, FWD, numericService, parseCommand, parseWords, SERVICE_PORT, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
@@ -446,6 +447,14 @@ function sameDaemon(a: SyncDaemon, b: SyncDaemon): boolean {
   );
 }
 
+function stderrIsTerminal(): boolean {
+  try {
+    return addon().isatty(2);
+  } catch {
+    return process.stderr.isTTY === true; // no addon: the command fails later anyway
+  }
+}
+
 /** Runs `ipvs restore ARGS`. */
 export async function restoreCommand(args: string[], io: Io): Promise<number> {
   let dryRun = false;
@@ -470,7 +479,9 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
     io.err(`ipvs restore: cannot read ${path ?? 'stdin'}: ${(e as Error).message}\n`);
     return 2;
   }
-  const progress = process.stderr.isTTY ? (s: string): void => void process.stderr.write(`\r\x1b[K${s}`) : undefined;
+  // Asked of the descriptor, not of process.stderr, which a restore that
+  // prints nothing does not need to make (see main.ts).
+  const progress = stderrIsTerminal() ? (s: string): void => void process.stderr.write(`\r\x1b[K${s}`) : undefined;
   mark('read file');
   progress?.('ipvs restore: checking the file');
   const parsed = await readRestoreFile(text);

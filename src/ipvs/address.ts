@@ -5,8 +5,6 @@
  * IPv4-mapped and IPv4-compatible addresses).
  * @module
  */
-import { isIPv4, isIPv6 } from 'node:net';
-
 /** Address family of an IPVS object. */
 export type Family = 'ipv4' | 'ipv6';
 
@@ -31,11 +29,11 @@ export function parseAddress(text: string): ParsedAddress {
   if (hit) return hit;
   const bytes = Buffer.alloc(16);
   let family: Family;
-  if (isIPv4(text)) {
+  if (isIPv4Text(text)) {
     const parts = text.split('.');
     for (let i = 0; i < 4; i++) bytes[i] = Number(parts[i]);
     family = 'ipv4';
-  } else if (isIPv6(text)) {
+  } else if (isIPv6Text(text)) {
     writeIPv6(text, bytes);
     family = 'ipv6';
   } else {
@@ -49,9 +47,84 @@ export function parseAddress(text: string): ParsedAddress {
 
 /** The family of an address string, or undefined when it is neither. */
 export function addressFamily(text: string): Family | undefined {
-  if (isIPv4(text)) return 'ipv4';
-  if (isIPv6(text)) return 'ipv6';
+  if (isIPv4Text(text)) return 'ipv4';
+  if (isIPv6Text(text)) return 'ipv6';
   return undefined;
+}
+
+// What node:net's isIPv4() and isIPv6() accept, said here: loading node:net
+// costs a command (start-up of `ipvs -a ...`, a restore) ~190 page faults
+// under UML, for two checks. test/unit/address.test.ts holds these to
+// node:net's answers on generated texts.
+
+/** A dotted quad in `s[from, to)`: four decimal parts 0-255, no leading zeros (node's net.isIPv4). */
+export function isIPv4Text(s: string, from = 0, to = s.length): boolean {
+  let i = from;
+  for (let part = 0; ; part++) {
+    const start = i;
+    let v = 0;
+    for (let c = s.charCodeAt(i); i < to && c >= 48 && c <= 57; c = s.charCodeAt(++i)) v = v * 10 + (c - 48);
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+    if (part === 3) return i === to;
+    if (i >= to || s.charCodeAt(i) !== 46) return false;
+    i++;
+  }
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/** A zone id character (`%eth0`, `%1`) as node's net.isIPv6 allows: letters, digits, `-`, `.`, `:`. */
+function isZoneChar(c: number): boolean {
+  return (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46;
+}
+
+/**
+ * An IPv6 address (node's net.isIPv6): groups of 1-4 hex digits, eight of
+ * them, or at most seven around one `::` (which stands for one or more); a
+ * dotted quad may end it as the last two; an optional `%zone`.
+ */
+export function isIPv6Text(s: string): boolean {
+  let end = s.indexOf('%');
+  if (end >= 0) {
+    if (end === s.length - 1) return false;
+    for (let k = end + 1; k < s.length; k++) if (!isZoneChar(s.charCodeAt(k))) return false;
+  } else end = s.length;
+  let i = 0;
+  let groups = 0;
+  let gap = false;
+  if (s.charCodeAt(0) === 58) {
+    if (end < 2 || s.charCodeAt(1) !== 58) return false;
+    gap = true;
+    i = 2;
+    if (i === end) return true;
+  }
+  for (;;) {
+    let j = i;
+    while (j < end && isHexDigit(s.charCodeAt(j))) j++;
+    if (j < end && s.charCodeAt(j) === 46) {
+      // A dotted quad, which can only end the address.
+      if (!isIPv4Text(s, i, end)) return false;
+      groups += 2;
+      break;
+    }
+    if (j === i || j - i > 4) return false;
+    groups++;
+    if (j === end) break;
+    if (s.charCodeAt(j) !== 58) return false;
+    if (s.charCodeAt(j + 1) === 58 && j + 1 < end) {
+      if (gap) return false;
+      gap = true;
+      i = j + 2;
+      if (i === end) break;
+    } else {
+      i = j + 1;
+      if (i === end) return false;
+    }
+  }
+  return gap ? groups <= 7 : groups === 8;
 }
 
 function writeIPv6(text: string, out: Buffer): void {

@@ -45,6 +45,10 @@ interface Addon {
   readFile(path: string, netns?: string): Promise<Buffer>;
   /** Reads into `into` and resolves with the byte count; `into.length` means there may be more. */
   readFile(path: string, netns: string | undefined, into: Buffer): Promise<number>;
+  /** isatty(3): whether `fd` is a terminal (without making process.stdout/stderr, which loads node:net). */
+  isatty(fd: number): boolean;
+  /** V8 flags for this process (what node:v8's setFlagsFromString does, without loading node:v8; for short-lived commands, never the library's). */
+  setV8Flags(flags: string): void;
   /** glibc keeps freed memory, serves big blocks from its heap, one arena (for short-lived commands; never the library's). */
   keepFreedMemory(): boolean;
 }

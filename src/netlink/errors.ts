@@ -3,15 +3,16 @@
  * (ipvs/errors.ts); here an error is an errno with the kernel's words.
  * @module
  */
-import { constants } from 'node:os';
-
-const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(constants.errno).map(([name, num]) => [num, name]),
-);
+let errnoNames: Record<number, string> | undefined;
 
 /** The symbolic name of an errno number, e.g. 17 → `EEXIST`. */
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `E${errno}`;
+  // node:os is loaded when an error first needs a name, not by every command
+  // that loads this module (under UML each built-in module costs start-up).
+  errnoNames ??= Object.fromEntries(
+    Object.entries((require('node:os') as typeof import('node:os')).constants.errno).map(([name, num]) => [num, name]),
+  );
+  return errnoNames[errno] ?? `E${errno}`;
 }
 
 /** The kernel answered a request with an error (NLMSG_ERROR or a failed dump). */

@@ -4,10 +4,8 @@
  * the explicit big-endian accessors of Buffer).
  * @module
  */
-import { endianness } from 'node:os';
-
-/** True on little-endian hosts (x86, arm64): the common case. */
-export const HOST_LE = endianness() === 'LE';
+/** True on little-endian hosts (x86, arm64): the common case. Asked of memory, not of node:os (one built-in module less to load). */
+export const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export const readU16: (b: Buffer, o: number) => number = HOST_LE
   ? (b, o) => b.readUInt16LE(o)
