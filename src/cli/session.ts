@@ -20,7 +20,12 @@ export interface Session {
 async function tryOpen(): Promise<Session | IpvsError> {
   let client: IpvsClient | undefined;
   try {
-    client = await IpvsClient.open();
+    // A 1 MiB receive buffer rather than the library's 4 MiB: a command
+    // touches its buffer's pages once, and under UML each page first touched
+    // costs ~50 µs. Measured: a 1% restore's read of 5,000 dumps took 2,070-
+    // 2,350 page faults with 4 MiB, 1,430-1,610 with 1 MiB (and as few with
+    // 256 KiB, in more round trips); a save 3,080-3,140 against 2,900-2,920.
+    client = await IpvsClient.open({ receiveBuffer: 1 << 20 });
     const info = await client.info();
     return { client, info };
   } catch (e) {

@@ -18,34 +18,49 @@ export interface Lines {
 /**
  * Latin1 text in fixed-size chunks that formatters push lines to. Chunks,
  * not one doubling buffer: doubling writes the text about twice over into
- * fresh memory, and fresh memory is the cost under UML.
+ * fresh memory, and fresh memory is the cost under UML. Lines are joined as
+ * strings first and copied in `pending` bytes at a time: a `Buffer.write`
+ * is a call into C++, and a save of 55,000 lines made 110,000 of them.
  */
 export class TextSink implements Lines {
   private readonly full: Buffer[] = [];
   private buf: Buffer;
   private len = 0;
+  /** Lines pushed since the last copy into the chunk (a rope V8 flattens once). */
+  private text = '';
 
-  constructor(private readonly chunk = 256 * 1024) {
+  constructor(
+    private readonly chunk = 256 * 1024,
+    private readonly pending = 32 * 1024,
+  ) {
     this.buf = Buffer.allocUnsafe(chunk);
   }
 
   /** Appends one or two strings (a line and its newline). */
   push(a: string, b?: string): void {
-    this.write(a);
-    if (b !== undefined) this.write(b);
+    this.text = b === undefined ? this.text + a : this.text + a + b;
+    if (this.text.length >= this.pending) this.copy();
   }
 
-  private write(s: string): void {
-    if (this.len + s.length > this.buf.length) {
-      if (this.len > 0) this.full.push(this.buf.subarray(0, this.len));
-      this.buf = Buffer.allocUnsafe(Math.max(this.chunk, s.length));
-      this.len = 0;
+  /** Copies the joined lines into the chunks, filling each before the next. */
+  private copy(): void {
+    const s = this.text;
+    this.text = '';
+    for (let from = 0; from < s.length; ) {
+      if (this.len === this.buf.length) {
+        this.full.push(this.buf);
+        this.buf = Buffer.allocUnsafe(this.chunk);
+        this.len = 0;
+      }
+      const n = this.buf.write(from === 0 ? s : s.slice(from), this.len, 'latin1');
+      this.len += n;
+      from += n;
     }
-    this.len += this.buf.write(s, this.len, 'latin1');
   }
 
   /** The text so far, in order, as views of the chunks (no copy). */
   chunks(): Buffer[] {
+    this.copy();
     return this.len > 0 ? [...this.full, this.buf.subarray(0, this.len)] : [...this.full];
   }
 }
