@@ -5,7 +5,7 @@
 // same operations in the same order, the same summary, or the same error.
 import t from 'tap';
 import fc from 'fast-check';
-import { planChanges, sameServiceConfig, type Plan } from '../../src/ipvs/plan';
+import { planChanges, Planner, sameServiceConfig, type Plan } from '../../src/ipvs/plan';
 import { comparableServiceConfig, destinationKeyText, normalizeDestinationKey, normalizeServiceKey, serviceKeyText } from '../../src/ipvs/codec';
 import type { Operation } from '../../src/ipvs/client';
 import type { DestinationConfig, DestinationRule, ServiceConfig, ServiceKey, ServiceRule } from '../../src/ipvs/model';
@@ -156,6 +156,7 @@ t.test('the same plan, or the same error, as the reference', async (t) => {
   let pairwise = 0;
   let general = 0;
   let errors = 0;
+  let sliced = 0;
   fc.assert(
     fc.property(ruleSet(false), ruleSet(true), (current, desired) => {
       for (const s of desired) {
@@ -167,9 +168,26 @@ t.test('the same plan, or the same error, as the reference', async (t) => {
       const want = outcome(() => reference(current, desired));
       if ((got as { error?: string }).error !== undefined) errors++;
       if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`differs:\n  got  ${JSON.stringify(got)}\n  want ${JSON.stringify(want)}`);
+      // The lazy plan, in slices of any size, holds the same operations in the same order.
+      if ((got as { error?: string }).error === undefined) {
+        const size = 1 + (desired.length % 5);
+        const planner = new Planner(desired);
+        for (const s of current) planner.current(s);
+        const lazy = planner.lazy();
+        const slices = [...lazy.slices(size)];
+        if (slices.some((x) => x.length === 0 || x.length > size)) throw new Error(`a slice of ${slices.map((x) => x.length)} is empty or over ${size}`);
+        const ops = slices.flat();
+        if (ops.length > size) sliced++;
+        const plan = got as Plan;
+        if (JSON.stringify(ops) !== JSON.stringify(plan.operations) || lazy.count !== ops.length || JSON.stringify(lazy.summary) !== JSON.stringify(plan.summary)) {
+          throw new Error(`lazy plan differs (slices of ${size}, count ${lazy.count}):\n  got  ${JSON.stringify(ops)}\n  want ${JSON.stringify(plan.operations)}`);
+        }
+        if (JSON.stringify([...lazy.slices(size)].flat()) !== JSON.stringify(ops)) throw new Error('slices asked again differ');
+      }
     }),
     { numRuns: 3000 },
   );
+  t.ok(sliced > 500, `${sliced} plans applied in more than one slice`);
   // The generator reaches both paths and the error cases.
   t.ok(pairwise > 500, `${pairwise} services compared pairwise`);
   t.ok(general > 50, `${general} services compared through the general path`);
