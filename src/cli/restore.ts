@@ -25,6 +25,8 @@ import { IpvsError } from '../ipvs/errors';
 import { type DaemonState, type DestinationConfig, type DestinationKey, type DestinationRule, type ServiceRule, type SyncDaemon, type Timeouts } from '../ipvs/model';
 import { Planner, type PlanSummary } from '../ipvs/plan';
 import { addon } from '../native/addon';
+import { formatIPv4 } from '../ipvs/address';
+import { AF_INET } from '../ipvs/constants';
 import { addressText, destConfigOf, destKeyOf, daemonOf, serviceConfigOf, serviceKeyOf } from './convert';
 import { operationArgs } from './format';
 import { CMD, FWD, numericService, parseCommand, parseWords, SERVICE_PORT, UsageError, type CommandEntry, type SpecialCommand } from './grammar';
@@ -103,16 +105,15 @@ function parseLine(words: string[]): CommandEntry | SpecialCommand {
 export async function readRestoreFile(text: string): Promise<RestoreFile | { errors: string[] }> {
   // A full load is 55,000 lines, and under UML every object kept alive costs
   // (see DEVELOPERS.md): per real server only what the plan needs is kept
-  // (key, configuration, rule) and its line as a plain number.
+  // (key, configuration, rule, line: one object, FileDestination).
   const errors: { line: number; text: string }[] = [];
   interface Entry {
     rule: ServiceRule;
     line: number;
-    destLines: number[];
   }
   const services = new Map<string, Entry>();
   /** Real servers seen before their service's -A line. */
-  const pending: { id: string; rule: DestinationRule; line: number }[] = [];
+  const pending: { id: string; rule: FileDestination }[] = [];
   let timeouts: RestoreFile['timeouts'];
   let daemons: RestoreFile['daemons'];
   // Consecutive -a lines name the same service: remember the last one.
@@ -137,13 +138,11 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
     at = eol + 1;
     n++;
     if (shape !== undefined) {
-      const rule = sameShapeRule(shape, text, start, eol);
+      const rule = sameShapeRule(shape, text, start, eol, n);
       if (rule !== undefined) {
         sameShapeLines++;
-        if (shape.entry) {
-          shape.entry.rule.destinations.push(rule);
-          shape.entry.destLines.push(n);
-        } else pending.push({ id: shape.id, rule, line: n });
+        if (shape.entry) shape.entry.rule.destinations.push(rule);
+        else pending.push({ id: shape.id, rule });
         continue;
       }
       shape = undefined;
@@ -191,7 +190,7 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           fail(`${id} is already defined at line ${seen.line}`);
           break;
         }
-        services.set(id, { rule: { key, family, config, destinations: [] }, line: n, destLines: [] });
+        services.set(id, { rule: { key, family, config, destinations: [] }, line: n });
         break;
       }
       case CMD.ADDDEST: {
@@ -217,7 +216,7 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
         lastDest = d;
         lastConfig = config;
         const k = destKeyOf(e.dest);
-        const rule = new FileDestination(k.address, k.port, e.dest.af === 10 ? 'ipv6' : 'ipv4', config);
+        const rule = new FileDestination(k.address, k.port, config, n);
         const sv = e.svc;
         const l = lastSvc;
         if (!l || l.addr !== sv.addr || l.port !== sv.port || l.protocol !== sv.protocol || l.fwmark !== sv.fwmark || l.af !== sv.af) {
@@ -225,10 +224,8 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           lastSvc = sv;
         }
         const entry = services.get(lastId);
-        if (entry) {
-          entry.rule.destinations.push(rule);
-          entry.destLines.push(n);
-        } else pending.push({ id: lastId, rule, line: n });
+        if (entry) entry.rule.destinations.push(rule);
+        else pending.push({ id: lastId, rule });
         shape = destShape(text, start, eol, words, e, rule, lastId, entry);
         break;
       }
@@ -250,26 +247,23 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   for (const d of pending) {
     const entry = services.get(d.id);
     if (!entry) {
-      errors.push({ line: d.line, text: `${d.id} has no -A line in this file` });
+      errors.push({ line: d.rule.line, text: `${d.id} has no -A line in this file` });
       continue;
     }
     entry.rule.destinations.push(d.rule);
-    entry.destLines.push(d.line);
   }
   const entries = [...services.values()];
   for (const entry of entries) {
     // Duplicates are rare: look for them without a per-server map.
-    const ds = entry.rule.destinations;
+    const ds = entry.rule.destinations as FileDestination[];
     if (ds.length < 2) continue;
     // A few servers (the usual case): look at each pair before sorting.
     if (ds.length <= 32 && !hasDuplicate(ds)) continue;
-    const order = ds.map((_d, i) => i).sort((a, b) => cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) || (entry.destLines[a] as number) - (entry.destLines[b] as number));
+    const order = [...ds].sort((a, b) => cmpKey(a, b) || a.line - b.line);
     for (let k = 1; k < order.length; k++) {
-      const a = order[k - 1] as number;
-      const b = order[k] as number;
-      if (cmpKey(ds[a] as DestinationRule, ds[b] as DestinationRule) === 0) {
-        errors.push({ line: entry.destLines[b] as number, text: `this real server is already defined at line ${entry.destLines[a]}` });
-      }
+      const a = order[k - 1] as FileDestination;
+      const b = order[k] as FileDestination;
+      if (cmpKey(a, b) === 0) errors.push({ line: b.line, text: `this real server is already defined at line ${a.line}` });
     }
   }
   if (errors.length) return { errors: errors.sort((a, b) => a.line - b.line).map((x) => `line ${x.line}: ${x.text}`) };
@@ -277,13 +271,11 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   const file: RestoreFile = {
     services: entries.map((x) => x.rule),
     lineOf(key) {
+      if (key instanceof FileDestination) return key.line;
       if (!index) {
         // Built only when a refusal needs its line.
         index = new Map();
-        for (const x of entries) {
-          index.set(x.rule.key, x.line);
-          x.rule.destinations.forEach((d, i) => (index as Map<object, number>).set(d.key, x.destLines[i] as number));
-        }
+        for (const x of entries) index.set(x.rule.key, x.line);
       }
       return index.get(key);
     },
@@ -308,7 +300,6 @@ interface DestShape {
   tail: string;
   /** The real server's address family. */
   af: number;
-  family: 'ipv4' | 'ipv6';
   /** Direct routing or tunnel to a non-fwmark service: the server takes the service's port. */
   servicePortOnly: boolean;
   /** The service's port (also the port of a server address written without one). */
@@ -316,7 +307,7 @@ interface DestShape {
   config: DestinationConfig;
   /** The service's id, and its entry if its -A line came first. */
   id: string;
-  entry: { rule: ServiceRule; destLines: number[] } | undefined;
+  entry: { rule: ServiceRule } | undefined;
 }
 
 const SERVICE_WORDS = new Set(['-t', '--tcp-service', '-u', '--udp-service', '--sctp-service', '-f', '--fwmark-service']);
@@ -353,7 +344,6 @@ function destShape(text: string, start: number, eol: number, words: string[], e:
     head: text.slice(start, from),
     tail: text.slice(to, eol),
     af: dest.af,
-    family: rule.family,
     servicePortOnly: !svc.fwmark && (dest.fwd === FWD.TUNNEL || dest.fwd === FWD.DROUTE),
     servicePort: svc.port,
     config: rule.config,
@@ -367,35 +357,90 @@ function isBlank(c: number): boolean {
 }
 
 /** The rule of a line of the given shape with a numeric address of its family; undefined for any other line. */
-function sameShapeRule(shape: DestShape, text: string, start: number, eol: number): DestinationRule | undefined {
+function sameShapeRule(shape: DestShape, text: string, start: number, eol: number, line: number): FileDestination | undefined {
   if (!text.startsWith(shape.head, start)) return undefined;
   const from = start + shape.head.length;
   let to = from;
   while (to < eol && !isBlank(text.charCodeAt(to))) to++;
   if (to === from || to + shape.tail.length !== eol || !text.startsWith(shape.tail, to)) return undefined;
+  if (shape.af === AF_INET && plainIPv4(text, from, to)) {
+    // The usual text, read where it lies (no slices, no parse objects).
+    const port = shape.servicePortOnly || plainPort < 0 ? shape.servicePort : plainPort;
+    return new FileDestination(formatIPv4(plainAddress), port, shape.config, line);
+  }
   // Not remembered: a real server's text (address and port) is mostly new; its address part is.
   const server = numericService(text.slice(from, to), false);
   if (server === undefined || server.af !== shape.af) return undefined;
   const port = shape.servicePortOnly || !(server.result & SERVICE_PORT) ? shape.servicePort : server.port;
-  return new FileDestination(addressText(server.af, server.addr), port, shape.family, shape.config);
+  return new FileDestination(addressText(server.af, server.addr), port, shape.config, line);
+}
+
+/** What {@link plainIPv4} read: the address (unsigned), and the port or -1 for none. */
+let plainAddress = 0;
+let plainPort = -1;
+
+/**
+ * Whether `text[from, to)` is a dotted quad without leading zeros (so that
+ * inet_aton reads it as written, not in octal) and an optional port of 1-5
+ * digits up to 65535: then {@link numericService} would give this address
+ * and port, and they are left in plainAddress and plainPort. Any other text
+ * (names, IPv6, other inet_aton forms, odd ports) is false: the general way
+ * reads it. test/unit/cli-parse-words.test.ts holds the two ways to the same
+ * rules.
+ */
+function plainIPv4(text: string, from: number, to: number): boolean {
+  let i = from;
+  let address = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= to || text.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    for (let c = text.charCodeAt(i); i < to && c >= 48 && c <= 57; c = text.charCodeAt(++i)) v = v * 10 + (c - 48);
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && text.charCodeAt(start) === 48)) return false;
+    address = address * 256 + v;
+  }
+  if (i === to) {
+    plainAddress = address;
+    plainPort = -1;
+    return true;
+  }
+  if (text.charCodeAt(i) !== 58) return false;
+  const start = ++i;
+  let port = 0;
+  for (let c = text.charCodeAt(i); i < to && c >= 48 && c <= 57; c = text.charCodeAt(++i)) port = port * 10 + (c - 48);
+  if (i !== to || i === start || i - start > 5 || port > 65535) return false;
+  plainAddress = address;
+  plainPort = port;
+  return true;
 }
 
 /**
- * A real server read from a restore file, which is its own key: one object
- * per real server instead of two (a full load keeps 50,000 of them until the
- * plan is applied; under UML kept objects are what a restore pays for).
- * Nothing writes them; the plan's operations name them as their destination.
+ * A real server read from a restore file, which is its own key and knows
+ * its line: one object per real server instead of two, and no per-service
+ * array of line numbers (a full load keeps 50,000 of them until the plan is
+ * applied; under UML kept objects are what a restore pays for). Nothing
+ * writes them; the plan's operations name them as their destination.
  */
 class FileDestination implements DestinationRule, DestinationKey {
   constructor(
     readonly address: string,
     readonly port: number,
-    readonly family: 'ipv4' | 'ipv6',
     readonly config: DestinationConfig,
+    /** The file line it was read from. */
+    readonly line: number,
   ) {}
 
   get key(): DestinationKey {
     return this;
+  }
+
+  /** Said by the address (a numeric text, canonical): a field less in 50,000 objects. */
+  get family(): 'ipv4' | 'ipv6' {
+    return this.address.includes(':') ? 'ipv6' : 'ipv4';
   }
 }
 

@@ -163,20 +163,20 @@ function writeIPv6(text: string, out: Buffer): void {
 const v4text = new Map<number, string>();
 
 /** Formats 4 (IPv4) or 16 (IPv6) bytes at `offset` like inet_ntop. */
+/** The dotted quad of an IPv4 address given as a number (`a << 24 | ...`, unsigned), remembered. */
+export function formatIPv4(value: number): string {
+  let text = v4text.get(value);
+  if (text === undefined) {
+    text = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+    if (v4text.size >= CACHE_MAX) v4text.clear();
+    v4text.set(value, text);
+  }
+  return text;
+}
+
 export function formatAddress(bytes: Buffer, family: Family, offset = 0): string {
   if (family === 'ipv4') {
-    const a = bytes[offset] as number;
-    const b = bytes[offset + 1] as number;
-    const c = bytes[offset + 2] as number;
-    const d = bytes[offset + 3] as number;
-    const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-    let text = v4text.get(key);
-    if (text === undefined) {
-      text = `${a}.${b}.${c}.${d}`;
-      if (v4text.size >= CACHE_MAX) v4text.clear();
-      v4text.set(key, text);
-    }
-    return text;
+    return formatIPv4((((bytes[offset] as number) << 24) | ((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number)) >>> 0);
   }
   if (offset !== 0) bytes = bytes.subarray(offset, offset + 16);
   const words: number[] = [];

@@ -257,6 +257,8 @@ function restoreFileLines(seed: number, messy: boolean): string[] {
       () => `2001:db8::${hex()}`,
       () => `::ffff:198.51.100.${octet()}`,
       () => pick(['0x7f.1:80', '010.0.0.1:80', '[198.51.100.7]:80', '198.51.100.7:80:81', '1234', '#x', 'ipvsadm', 'localhost:80', '[2001:db8::1', '256.1.1.1:80']),
+      // Near the plain dotted quad that is read without the grammar: leading zeros (octal to inet_aton), short forms, long or padded ports.
+      () => pick(['198.51.100.07:80', '198.51.100.0:80', '198.051.100.7', '198.51.100:80', '198.51.100.7.1:80', '198.51.100.7:0080', '198.51.100.7:000080', '198.51.100.7:99999', '198.51.100.7:', '198.51.100.7:8a', '1.2.3.4:65535', '0.0.0.0:1', '198.51.100.1000:80']),
     ])();
   const lines: string[] = [];
   for (let block = 0; block < 400; block++) {
