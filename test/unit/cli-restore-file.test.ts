@@ -66,3 +66,40 @@ t.test("-R input is tokenized as ipvsadm's config_stream_read does", async (t) =
   t.same(lines('-L \t'), [], 'blanks running into the end drop the line, as ipvsadm does');
   t.same(lines(`${'x'.repeat(4100)}\n`), [['x'.repeat(4096), 'xxxx']], 'words are cut at 4096 characters');
 });
+
+t.test('services with the same options share a configuration; one option apart, they do not', async (t) => {
+  // Each line differs from the one before in one option (or none): read
+  // together, each service has the configuration it has when read alone.
+  const options = [
+    '-s rr',
+    '-s rr',
+    '-s wlc',
+    '-s wlc -p',
+    '-s wlc -p 300',
+    '-s wlc -p 300 -M 255.255.255.0',
+    '-s wlc -p 300 -M 255.255.0.0',
+    '-s wlc -p 300 -M 255.255.0.0 --pe sip',
+    '-s wlc -p 300 -M 255.255.0.0',
+    '-s wlc -o',
+    '-s sh -b sh-fallback',
+    '-s sh -b sh-port',
+    '-s sh',
+    '-s mh -b mh-fallback',
+    '-s mh -b mh-fallback,mh-port',
+    '-s rr',
+  ];
+  const lines = options.map((o, i) => `-A -u 192.0.2.${i + 1}:53 ${o}`);
+  // And IPv6 and fwmark services after IPv4 ones with the same words: another family, another netmask.
+  lines.push('-A -u [2001:db8::1]:53 -s rr -p 60', '-A -u 192.0.2.99:53 -s rr -p 60', '-A -f 7 -6 -s rr -p 60', '-A -f 8 -s rr -p 60');
+  // A mask of 128.0.0.0 is the bytes of an IPv6 prefix of 128 (host order): only the family tells them apart.
+  lines.push('-A -u 192.0.2.98:53 -s rr -p 60 -M 128.0.0.0', '-A -u [2001:db8::2]:53 -s rr -p 60 -M 128');
+  const together = (await readRestoreFile(lines.join('\n'))) as RestoreFile;
+  t.notOk('errors' in together, JSON.stringify(together));
+  let shared = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const alone = (await readRestoreFile(lines[i] as string)) as RestoreFile;
+    t.same(together.services[i]?.config, alone.services[0]?.config, lines[i] as string);
+    if (i > 0 && together.services[i]?.config === together.services[i - 1]?.config) shared++;
+  }
+  t.equal(shared, 1, 'the one pair with the same options shares its configuration object');
+});
