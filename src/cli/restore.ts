@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Operation } from '../ipvs/client';
-import { formatIPv4 } from '../ipvs/address';
+import { formatIPv4, ipv4Value } from '../ipvs/address';
 import { checkDestinationInput, completeServiceConfig, serviceKeyText } from '../ipvs/codec';
 import { AF_INET } from '../ipvs/constants';
 import { IpvsError } from '../ipvs/errors';
@@ -401,30 +401,18 @@ let plainPort = -1;
  * rules.
  */
 function plainIPv4(text: string, from: number, to: number): boolean {
-  let i = from;
-  let address = 0;
-  for (let part = 0; part < 4; part++) {
-    if (part > 0) {
-      if (i >= to || text.charCodeAt(i) !== 46) return false;
-      i++;
-    }
-    const start = i;
-    let v = 0;
-    for (let c = text.charCodeAt(i); i < to && c >= 48 && c <= 57; c = text.charCodeAt(++i)) v = v * 10 + (c - 48);
-    const len = i - start;
-    if (len === 0 || len > 3 || v > 255 || (len > 1 && text.charCodeAt(start) === 48)) return false;
-    address = address * 256 + v;
+  const colon = text.indexOf(':', from);
+  const quadEnd = colon < 0 || colon >= to ? to : colon;
+  const address = ipv4Value(text, from, quadEnd);
+  if (address < 0) return false;
+  let port = -1;
+  if (quadEnd < to) {
+    const start = quadEnd + 1;
+    let i = start;
+    port = 0;
+    for (let c = text.charCodeAt(i); i < to && c >= 48 && c <= 57; c = text.charCodeAt(++i)) port = port * 10 + (c - 48);
+    if (i !== to || i === start || i - start > 5 || port > 65535) return false;
   }
-  if (i === to) {
-    plainAddress = address;
-    plainPort = -1;
-    return true;
-  }
-  if (text.charCodeAt(i) !== 58) return false;
-  const start = ++i;
-  let port = 0;
-  for (let c = text.charCodeAt(i); i < to && c >= 48 && c <= 57; c = text.charCodeAt(++i)) port = port * 10 + (c - 48);
-  if (i !== to || i === start || i - start > 5 || port > 65535) return false;
   plainAddress = address;
   plainPort = port;
   return true;

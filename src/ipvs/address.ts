@@ -29,9 +29,9 @@ export function parseAddress(text: string): ParsedAddress {
   if (hit) return hit;
   const bytes = Buffer.alloc(16);
   let family: Family;
-  if (isIPv4Text(text)) {
-    const parts = text.split('.');
-    for (let i = 0; i < 4; i++) bytes[i] = Number(parts[i]);
+  const v4 = ipv4Value(text);
+  if (v4 >= 0) {
+    bytes.writeUInt32BE(v4, 0);
     family = 'ipv4';
   } else if (isIPv6Text(text)) {
     writeIPv6(text, bytes);
@@ -57,19 +57,30 @@ export function addressFamily(text: string): Family | undefined {
 // under UML, for two checks. test/unit/address.test.ts holds these to
 // node:net's answers on generated texts.
 
-/** A dotted quad in `s[from, to)`: four decimal parts 0-255, no leading zeros (node's net.isIPv4). */
-export function isIPv4Text(s: string, from = 0, to = s.length): boolean {
+/**
+ * The address a dotted quad in `s[from, to)` names, as a number (`a << 24 |
+ * ...`, unsigned), or -1 when it is not one as node's net.isIPv4 has it:
+ * four decimal parts 0-255, no leading zeros.
+ */
+export function ipv4Value(s: string, from = 0, to = s.length): number {
   let i = from;
+  let address = 0;
   for (let part = 0; ; part++) {
     const start = i;
     let v = 0;
     for (let c = s.charCodeAt(i); i < to && c >= 48 && c <= 57; c = s.charCodeAt(++i)) v = v * 10 + (c - 48);
     const len = i - start;
-    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
-    if (part === 3) return i === to;
-    if (i >= to || s.charCodeAt(i) !== 46) return false;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return -1;
+    address = address * 256 + v;
+    if (part === 3) return i === to ? address : -1;
+    if (i >= to || s.charCodeAt(i) !== 46) return -1;
     i++;
   }
+}
+
+/** A dotted quad in `s[from, to)` (node's net.isIPv4). */
+export function isIPv4Text(s: string, from = 0, to = s.length): boolean {
+  return ipv4Value(s, from, to) >= 0;
 }
 
 function isHexDigit(c: number): boolean {

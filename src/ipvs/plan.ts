@@ -307,8 +307,8 @@ export class Planner {
   /** The plan (call once, after every current service has been fed); throws what planChanges would throw. */
   finish(): Plan {
     const lazy = this.lazy();
-    let operations: Operation[] = [];
-    for (const all of lazy.slices(Number.MAX_SAFE_INTEGER)) operations = all;
+    // One slice holds them all (none when there are none).
+    const [operations = []] = lazy.slices(Number.MAX_SAFE_INTEGER);
     return { operations, summary: lazy.summary };
   }
 
