@@ -9,7 +9,7 @@
 import t from 'tap';
 import { forgetParsedAddresses, parseCommand, parseWords, UsageError, type ParseOptions } from '../../src/cli/grammar';
 import { NeedsLookup } from '../../src/cli/names';
-import { lineWords, readRestoreFile, sameShapeLineCount } from '../../src/cli/restore';
+import { lineWords, readRestoreFile, shapeLineCounts } from '../../src/cli/restore';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -238,13 +238,29 @@ t.test('a restore file of generated lines reads the same through either parser',
   t.ok('errors' in r || r.services.length > 0);
 });
 
+/** What a restore file read says, with its line numbers mapped by `line` (to compare a file with its interleaved twin). */
+function fileView(f: Awaited<ReturnType<typeof readRestoreFile>>, line: (n: number) => number): unknown {
+  return 'errors' in f
+    ? f.errors.map((e) => e.replace(/line (\d+)/g, (_m, n: string) => `line ${line(Number(n))}`))
+    : f.services.map((s) => ({
+        key: s.key,
+        family: s.family,
+        config: s.config,
+        line: line(f.lineOf(s.key) as number),
+        destinations: s.destinations.map((d) => ({ address: d.key.address, port: d.key.port, family: d.family, config: d.config, line: line(f.lineOf(d.key) as number) })),
+      }));
+}
+
 /**
  * A restore file of blocks: a service, then real-server lines that differ only
- * in their address — as ipvsadm-save writes them, or (`messy`) with every kind
- * of address text, bad values, comments, blank lines and servers before their
- * service.
+ * in their address — as ipvsadm-save writes them; `uniform`, blocks that
+ * mostly repeat the block before but for the addresses (a service's first
+ * real server then reads as the last one before); `messy`, with every kind
+ * of address text, bad values, comments, blank lines, repeated services and
+ * servers before their service.
  */
-function restoreFileLines(seed: number, messy: boolean): string[] {
+function restoreFileLines(seed: number, mode: 'clean' | 'uniform' | 'messy'): string[] {
+  const messy = mode === 'messy';
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const octet = (): number => Math.floor(r() * 256);
@@ -260,25 +276,42 @@ function restoreFileLines(seed: number, messy: boolean): string[] {
       // Near the plain dotted quad that is read without the grammar: leading zeros (octal to inet_aton), short forms, long or padded ports.
       () => pick(['198.51.100.07:80', '198.51.100.0:80', '198.051.100.7', '198.51.100:80', '198.51.100.7.1:80', '198.51.100.7:0080', '198.51.100.7:000080', '198.51.100.7:99999', '198.51.100.7:', '198.51.100.7:8a', '1.2.3.4:65535', '0.0.0.0:1', '198.51.100.1000:80']),
     ])();
+  // Service texts near the plain ones an -A line is read as the one before with.
+  const oddService = (block: number): string =>
+    pick([`192.0.2.${block % 256}`, `192.0.2.0${block % 10}:80`, `192.0.2.${block % 256}:0080`, `192.0.2.${block % 256}:65536`, `192.0.2.${block % 256}:http`, `[192.0.2.${block % 256}]:80`, '0x7f.1:80', `192.0.2.${block % 256}:`, 'localhost:80']);
   const lines: string[] = [];
+  let prev: { word: string; fwd: string; weight: string; extra: string[]; sched: string; lead: string; end: string } | undefined;
   for (let block = 0; block < 400; block++) {
-    const fw = r() < 0.2;
-    const v6 = !fw && r() < 0.3;
+    const repeat = mode !== 'clean' && prev !== undefined && r() < (mode === 'uniform' ? 0.85 : 0.5);
+    const fw = !repeat && r() < 0.2;
+    const v6 = !repeat && !fw && r() < (mode === 'uniform' ? 0.1 : 0.3);
     const port = messy ? pick(['80', '0', '443']) : String(1000 + block);
-    const svc = fw ? ['-f', messy ? pick(['7', '-1294967296']) : String(block + 1)] : [pick(['-t', '-u', '--sctp-service']), v6 ? `[2001:db8::${block}]:${port}` : `192.0.2.${block % 256}:${port}`];
+    const word = repeat && prev ? prev.word : pick(['-t', '-u', '--sctp-service', ...(mode === 'uniform' ? ['-t', '-t'] : [])]);
+    const address = messy && r() < 0.15 ? oddService(block) : v6 ? `[2001:db8::${block}]:${port}` : `192.0.2.${block % 256}:${port}`;
+    const svc = fw ? ['-f', messy ? pick(['7', '-1294967296']) : String(block + 1)] : [word, address];
     if (fw && (messy ? r() < 0.3 : block % 2 === 0)) svc.push('-6');
     const family6 = v6 || svc[2] === '-6';
     const server = (k: number): string =>
       messy && r() < 0.5 ? odd() : family6 ? `[2001:db8:1::${k}]:${pick(['80', '8080'])}` : `198.51.100.${k}${pick([':80', ':8080', ''])}`;
-    const head = `${messy ? pick(['', 'ipvsadm ', ' ']) : ''}-a ${svc.join(' ')} -r `;
-    const fwd = messy ? pick(['-g', '-m', '-i', '--masquerading']) : pick(['-g', '-m', '-i']);
-    const opts = [fwd, '-w', messy ? pick(['1', '0', '7', '2147483648']) : pick(['1', '0', '7', '65535'])];
-    if (r() < 0.2) opts.push('-x', '10', '-y', messy ? pick(['5', '20']) : '5');
-    if (fwd === '-i' && r() < 0.3) opts.push('--tun-type', 'gue', '--tun-port', '6080');
-    const tail = ` ${opts.join(' ')}${messy ? pick(['', '', ' ', '\r', ' # a comment']) : ''}`;
-    const serviceLine = `-A ${svc.join(' ')} -s rr${port === '0' ? ' -p' : ''}`;
+    const lead = repeat && prev ? prev.lead : messy ? pick(['', 'ipvsadm ', ' ']) : '';
+    const head = `${lead}-a ${svc.join(' ')} -r `;
+    const fwd = repeat && prev ? prev.fwd : messy ? pick(['-g', '-m', '-i', '--masquerading']) : pick(['-g', '-m', '-i']);
+    const weight = repeat && prev ? prev.weight : messy ? pick(['1', '0', '7', '2147483648']) : pick(['1', '0', '7', '65535']);
+    const opts = [fwd, '-w', weight];
+    const extra = repeat && prev ? prev.extra : [];
+    if (!repeat) {
+      if (r() < 0.2) extra.push('-x', '10', '-y', messy ? pick(['5', '20']) : '5');
+      if (fwd === '-i' && r() < 0.3) extra.push('--tun-type', 'gue', '--tun-port', '6080');
+    }
+    opts.push(...extra);
+    const end = repeat && prev ? prev.end : messy ? pick(['', '', ' ', '\r', ' # a comment']) : '';
+    const tail = ` ${opts.join(' ')}${end}`;
+    const sched = repeat && prev ? prev.sched : mode === 'uniform' ? pick(['rr', 'wlc']) : 'rr';
+    const serviceLine = `-A ${svc.join(' ')} -s ${sched}${port === '0' ? ' -p' : ''}${messy && r() < 0.1 ? pick([' -o', ' -p 60 -M 255.255.255.0', ' # x']) : ''}`;
+    prev = { word, fwd, weight, extra, sched, lead, end };
     const early = messy && r() < 0.1; // real servers before their service
     if (!early) lines.push(serviceLine);
+    if (messy && r() < 0.05) lines.push(serviceLine); // a service defined twice
     const count = 1 + Math.floor(r() * 12);
     for (let k = 0; k < count; k++) {
       if (messy && r() < 0.05) lines.push('');
@@ -290,36 +323,102 @@ function restoreFileLines(seed: number, messy: boolean): string[] {
   return lines;
 }
 
-t.test('real-server lines read as the line before with another address give what the grammar gives', async (t) => {
-  for (const messy of [false, true]) {
-    const lines = restoreFileLines(messy ? 424242 : 2026, messy);
+t.test('lines read as a line before with another address give what the grammar gives', async (t) => {
+  const total = (c: ReturnType<typeof shapeLineCounts>): number => c.servers + c.firstServers + c.services;
+  for (const mode of ['clean', 'uniform', 'messy'] as const) {
+    const lines = restoreFileLines(mode === 'messy' ? 424242 : mode === 'uniform' ? 77 : 2026, mode);
     // With a blank line between every two lines no line has the shape of the
     // one before: every line goes through the grammar. Line numbers map back.
-    const start = sameShapeLineCount();
+    const start = shapeLineCounts();
     const quick = await readRestoreFile(lines.join('\n'));
-    const taken = sameShapeLineCount() - start;
+    const mid = shapeLineCounts();
     const slow = await readRestoreFile(lines.join('\n\n'));
-    t.equal(sameShapeLineCount() - start, taken, 'the interleaved file takes no line the short way');
-    const view = (f: Awaited<ReturnType<typeof readRestoreFile>>, line: (n: number) => number): unknown =>
-      'errors' in f
-        ? f.errors.map((e) => e.replace(/line (\d+)/g, (_m, n: string) => `line ${line(Number(n))}`))
-        : f.services.map((s) => ({
-            key: s.key,
-            family: s.family,
-            config: s.config,
-            line: line(f.lineOf(s.key) as number),
-            destinations: s.destinations.map((d) => ({ address: d.key.address, port: d.key.port, family: d.family, config: d.config, line: line(f.lineOf(d.key) as number) })),
-          }));
-    const wanted = view(slow, (n) => (n + 1) / 2);
-    t.same(view(quick, (n) => n), wanted, `${messy ? 'messy' : 'clean'} file: the same rules, errors and lines`);
-    if (messy) {
+    t.equal(total(shapeLineCounts()), total(mid), `${mode}: the interleaved file takes no line the short way`);
+    const taken = { servers: mid.servers - start.servers, firstServers: mid.firstServers - start.firstServers, services: mid.services - start.services };
+    const wanted = fileView(slow, (n) => (n + 1) / 2);
+    t.same(fileView(quick, (n) => n), wanted, `${mode} file: the same rules, errors and lines (${JSON.stringify(taken)} of ${lines.length} lines the short way)`);
+    const servers = lines.filter((l) => l.startsWith('-a')).length;
+    const services = lines.length - servers;
+    if (mode === 'messy') {
       t.ok('errors' in quick && quick.errors.length > 100, 'the messy file has errors of every line kind to compare');
-      t.ok(taken > 200, `and still some lines took the short way (${taken} of ${lines.length})`);
+      t.ok(taken.servers > 200 && taken.services > 10 && taken.firstServers > 0, 'and still lines of every kind took the short way');
     } else {
-      t.notOk('errors' in quick, 'the clean file is a rule set');
-      const servers = lines.filter((l) => l.startsWith('-a')).length;
-      const services = lines.length - servers;
-      t.equal(taken, servers - services, `every real-server line but each service's first took the short way (${taken} of ${lines.length})`);
+      t.notOk('errors' in quick, `the ${mode} file is a rule set`);
+      t.equal(taken.servers, servers - services, "every real-server line but each service's first took the short way");
+      if (mode === 'uniform') {
+        t.ok(taken.services > 250, `most -A lines read as the one before (${taken.services} of ${services})`);
+        t.ok(taken.firstServers > 200, `most services' first real server read as the last one before (${taken.firstServers} of ${services})`);
+      }
+    }
+  }
+});
+
+t.test('each rule of the short ways, on files made to break it', async (t) => {
+  // Each file's second block is read the short way (as the first block's
+  // lines with other addresses) where that is right, and must give what the
+  // grammar gives (the same file with a blank line between its lines).
+  const cases: { name: string; lines: string[]; taken: Partial<ReturnType<typeof shapeLineCounts>> }[] = [
+    {
+      name: 'a service without a port (non-persistent: refused)',
+      lines: ['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2 -s rr', '-a -t 192.0.2.2 -r 198.51.100.3:80 -m'],
+      taken: { services: 0, firstServers: 0 },
+    },
+    {
+      name: 'a service with port 0 (non-persistent: refused)',
+      lines: ['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:0 -s rr', '-a -t 192.0.2.2:0 -r 198.51.100.3:80 -m'],
+      taken: { services: 0, firstServers: 0 },
+    },
+    {
+      name: "real servers naming the service by another protocol (a service the file lacks)",
+      lines: ['-A -u 192.0.2.1:80 -s rr', '-a -u 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -u 192.0.2.2:80 -s rr', '-a -t 192.0.2.2:80 -r 198.51.100.3:80 -m', '-A -t 192.0.2.3:80 -s rr', '-a -u 192.0.2.3:80 -r 198.51.100.4:80 -m'],
+      taken: { services: 1, firstServers: 0 },
+    },
+    {
+      name: "a service's real servers read as the last of the service before, naming it by another protocol (a service the file lacks)",
+      lines: ['-A -u 192.0.2.1:80 -s rr', '-a -u 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:80 -s rr', '-a -u 192.0.2.2:80 -r 198.51.100.3:80 -m', '-a -u 192.0.2.2:80 -r 198.51.100.4:80 -m'],
+      taken: { services: 0, firstServers: 1, servers: 1 },
+    },
+    {
+      name: 'real servers taking the service port (no port, direct routing, tunnel) and a mixed-family tunnel',
+      lines: [
+        '-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2 -m', '-a -t 192.0.2.1:80 -r 198.51.100.3 -m',
+        '-A -t 192.0.2.2:81 -s rr', '-a -t 192.0.2.2:81 -r 198.51.100.2 -m', '-a -t 192.0.2.2:81 -r 198.51.100.4 -m',
+        '-A -t 192.0.2.3:82 -s rr', '-a -t 192.0.2.3:82 -r 198.51.100.2:9 -g', '-a -t 192.0.2.3:82 -r 198.51.100.5:9 -g',
+        '-A -t 192.0.2.4:83 -s rr', '-a -t 192.0.2.4:83 -r 198.51.100.2:9 -g', '-a -t 192.0.2.4:83 -r [2001:db8::1]:9 -i',
+        '-A -t 192.0.2.5:84 -s rr', '-a -t 192.0.2.5:84 -r [2001:db8::2]:9 -i', '-a -t 192.0.2.5:84 -r [2001:db8::3]:9 -i',
+      ],
+      taken: { services: 4, firstServers: 3 },
+    },
+    {
+      name: 'real servers of a service, first read as the service before, then another way (order kept)',
+      lines: ['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:80 -s rr', '-a -t 192.0.2.2:80 -r 198.51.100.3:80 -m', '-a -t 192.0.2.2:80 -r 198.51.100.4:80 -g', '-a -t 192.0.2.2:80 -r 198.51.100.5:80 -m'],
+      taken: { services: 1, firstServers: 1 },
+    },
+    {
+      name: 'a service defined twice, its real servers after both',
+      lines: ['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:80 -s rr', '-A -t 192.0.2.2:80 -s rr', '-a -t 192.0.2.2:80 -r 198.51.100.3:80 -m', '-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.4:80 -m'],
+      taken: { services: 3, firstServers: 2 },
+    },
+    {
+      name: 'real servers before their service',
+      lines: ['-a -t 192.0.2.2:80 -r 198.51.100.3:80 -m', '-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:80 -s rr', '-a -t 192.0.2.2:80 -r 198.51.100.4:80 -m'],
+      taken: { services: 1, firstServers: 2 },
+    },
+    {
+      name: 'one-packet on TCP (refused) and an IPv6 service after an IPv4 one',
+      lines: ['-A -t 192.0.2.1:80 -s rr -o', '-A -t 192.0.2.2:80 -s rr -o', '-A -u 192.0.2.1:80 -s rr -o', '-A -u 192.0.2.2:80 -s rr -o', '-A -u [2001:db8::1]:80 -s rr -o'],
+      taken: { services: 1 },
+    },
+  ];
+  for (const c of cases) {
+    const before = shapeLineCounts();
+    const quick = await readRestoreFile(c.lines.join('\n'));
+    const after = shapeLineCounts();
+    const slow = await readRestoreFile(c.lines.join('\n\n'));
+    t.same(fileView(quick, (n) => n), fileView(slow, (n) => (n + 1) / 2), c.name);
+    for (const [k, v] of Object.entries(c.taken)) {
+      const kind = k as keyof typeof after;
+      t.equal(after[kind] - before[kind], v, `${c.name}: ${k} read the short way`);
     }
   }
 });
