@@ -139,11 +139,13 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
   // compare with the grammar).
   let lastShape: DestShape | undefined;
   let serviceShape: ServiceShape | undefined;
-  const addService = (key: ServiceKey, family: 'ipv4' | 'ipv6', config: ServiceConfig): void => {
+  /** Adds a service (or says it is there already); returns its id. */
+  const addService = (key: ServiceKey, family: 'ipv4' | 'ipv6', config: ServiceConfig): string => {
     const id = serviceKeyText(key);
     const seen = services.get(id);
     if (seen) fail(`${id} is already defined at line ${seen.line}`);
     else services.set(id, { key, family, config, destinations: [], line: n });
+    return id;
   };
   // Line by line without split(): 55,000 line strings alive at once cost
   // more under UML than reading them one at a time.
@@ -172,9 +174,9 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
       const key = sameShapeService(serviceShape, text, start, eol);
       if (key !== undefined) {
         shapeLines.services++;
-        addService(key, 'ipv4', serviceShape.config);
+        const id = addService(key, 'ipv4', serviceShape.config);
         // (A service defined twice keeps its first line's entry, which the real servers after both join.)
-        shape = lastShape !== undefined ? rebaseShape(lastShape, text, key, services) : undefined;
+        shape = lastShape !== undefined ? rebaseShape(lastShape, key, id, services) : undefined;
         continue;
       }
     }
@@ -224,9 +226,9 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
           lastServiceConfig = config;
         }
         // serviceKeyOf is canonical already.
-        addService(key, family, config);
+        const id = addService(key, family, config);
         serviceShape = serviceShapeOf(text, start, eol, words, key, config);
-        if (serviceShape !== undefined && lastShape !== undefined) shape = rebaseShape(lastShape, text, key, services);
+        if (serviceShape !== undefined && lastShape !== undefined) shape = rebaseShape(lastShape, key, id, services);
         break;
       }
       case CMD.ADDDEST: {
@@ -354,13 +356,22 @@ interface DestShape {
   /** The service's id, and its entry if its -A line came first. */
   id: string;
   entry: ServiceRule | undefined;
-  /** Made by {@link rebaseShape} and no line read yet (counted apart). */
+  /**
+   * Made by {@link rebaseShape} and no line read yet: `head` is not made
+   * (the first line is matched as `around`'s text before the service word,
+   * the -A line's service word at `[svcFrom, svcTo)` of the file, and the
+   * text after it), and the line is counted apart.
+   */
   first: boolean;
+  svcFrom: number;
+  svcTo: number;
   /**
    * For {@link rebaseShape}: the -a line's protocol, and its text before and
    * after the service word; undefined when the line cannot be rebased.
    */
   around: readonly ['tcp' | 'udp' | 'sctp', string, string] | undefined;
+  /** The one shape rebaseShape makes of this one, rewritten for each service. */
+  rebased: DestShape | undefined;
 }
 
 const SERVICE_WORDS = new Set(['-t', '--tcp-service', '-u', '--udp-service', '--sctp-service', '-f', '--fwmark-service']);
@@ -437,7 +448,10 @@ function destShape(text: string, start: number, eol: number, words: string[], e:
     id,
     entry,
     first: false,
+    svcFrom: 0,
+    svcTo: 0,
     around: rebasable ? [protocol, text.slice(start, spanB.from), text.slice(spanB.to, from)] : undefined,
+    rebased: undefined,
   };
 }
 
@@ -455,22 +469,41 @@ function destShape(text: string, start: number, eol: number, words: string[], e:
  * which the shape carries. The real servers' service is named by the -a
  * lines' protocol word, which need not be the -A line's.
  */
-function rebaseShape(last: DestShape, text: string, key: ServiceKey, services: Map<string, FileService>): DestShape | undefined {
+function rebaseShape(last: DestShape, key: ServiceKey, id: string, services: Map<string, FileService>): DestShape | undefined {
   const around = last.around;
   if (around === undefined) return undefined;
-  const [protocol, before, after] = around;
+  const protocol = around[0];
   const k = key as { protocol: string; address: string; port: number };
-  // The real servers' service: this -A line's address and port, the -a lines' protocol word.
-  const svcKey = k.protocol === protocol ? key : { protocol, address: k.address, port: k.port };
-  const id = serviceKeyText(svcKey);
-  return {
-    ...last,
-    head: before + text.slice(shapeFrom, shapeTo) + after,
-    servicePort: k.port,
-    id,
-    entry: services.get(id),
-    first: true,
-  };
+  // The real servers' service: this -A line's address and port, the -a
+  // lines' protocol word (the -A line's id when they agree).
+  if (k.protocol !== protocol) id = serviceKeyText({ protocol, address: k.address, port: k.port });
+  // One object per shape, rewritten: a full load rebases 5,000 times.
+  const r = (last.rebased ??= { ...last, around: undefined });
+  r.head = '';
+  r.servicePort = k.port;
+  r.id = id;
+  r.entry = services.get(id);
+  r.first = true;
+  r.svcFrom = shapeFrom;
+  r.svcTo = shapeTo;
+  r.around = around;
+  return r;
+}
+
+/**
+ * Where the address of a line of a rebased shape (`first`) begins, or -1 when
+ * the line does not begin as the shape does: the -a line's text before its
+ * service word, the -A line's service word, the text after it (compared
+ * where they lie: no head string is made for a shape that may read one line).
+ */
+function rebasedHeadEnd(shape: DestShape, text: string, start: number): number {
+  const [, before, after] = shape.around as NonNullable<DestShape['around']>;
+  if (!text.startsWith(before, start)) return -1;
+  let i = start + before.length;
+  const n = shape.svcTo - shape.svcFrom;
+  for (let k = 0; k < n; k++) if (text.charCodeAt(i + k) !== text.charCodeAt(shape.svcFrom + k)) return -1;
+  i += n;
+  return text.startsWith(after, i) ? i + after.length : -1;
 }
 
 /** The service word of the -A line {@link serviceShapeOf} or {@link sameShapeService} last read. */
@@ -524,24 +557,35 @@ function isBlank(c: number): boolean {
 
 /** The rule of a line of the given shape with a numeric address of its family; undefined for any other line. */
 function sameShapeRule(shape: DestShape, text: string, start: number, eol: number, line: number): FileDestination | undefined {
-  if (!text.startsWith(shape.head, start)) return undefined;
-  const from = start + shape.head.length;
+  let from: number;
+  if (shape.first) {
+    from = rebasedHeadEnd(shape, text, start);
+    if (from < 0) return undefined;
+  } else {
+    if (!text.startsWith(shape.head, start)) return undefined;
+    from = start + shape.head.length;
+  }
   let to = from;
   while (to < eol && !isBlank(text.charCodeAt(to))) to++;
   if (to === from || to + shape.tail.length !== eol || !text.startsWith(shape.tail, to)) return undefined;
+  let rule: FileDestination;
   if (shape.af === AF_INET && plainIPv4(text, from, to)) {
     // The usual text, read where it lies (no slices, no parse objects).
     const port = shape.servicePortOnly || plainPort < 0 ? shape.servicePort : plainPort;
-    return new FileDestination(formatIPv4(plainAddress), port, shape.config, line);
+    rule = new FileDestination(formatIPv4(plainAddress), port, shape.config, line);
+  } else {
+    // Not remembered: a real server's text (address and port) is mostly new; its address part is.
+    const server = numericService(text.slice(from, to), false);
+    if (server === undefined || server.af !== shape.af) return undefined;
+    const port = shape.servicePortOnly || !(server.result & SERVICE_PORT) ? shape.servicePort : server.port;
+    rule = new FileDestination(addressText(server.af, server.addr), port, shape.config, line);
   }
-  // Not remembered: a real server's text (address and port) is mostly new; its address part is.
-  const server = numericService(text.slice(from, to), false);
-  if (server === undefined || server.af !== shape.af) return undefined;
-  const port = shape.servicePortOnly || !(server.result & SERVICE_PORT) ? shape.servicePort : server.port;
-  return new FileDestination(addressText(server.af, server.addr), port, shape.config, line);
+  // The lines after the first of a rebased shape begin as it did.
+  if (shape.first) shape.head = text.slice(start, from);
+  return rule;
 }
 
-/** What {@link plainIPv4} read: the address (unsigned), and the port or -1 for none. */
+/** What {@link plainIPv4} read: the address (its 32 bits, signed, as ipv4Value gives them), and the port or -1 for none. */
 let plainAddress = 0;
 let plainPort = -1;
 
@@ -558,7 +602,7 @@ function plainIPv4(text: string, from: number, to: number): boolean {
   const colon = text.indexOf(':', from);
   const quadEnd = colon < 0 || colon >= to ? to : colon;
   const address = ipv4Value(text, from, quadEnd);
-  if (address < 0) return false;
+  if (Number.isNaN(address)) return false;
   let port = -1;
   if (quadEnd < to) {
     const start = quadEnd + 1;
@@ -769,13 +813,17 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
         report(x.line, x.text.slice(2), e);
       }
     }
-    // In slices of 4,096 operations made as they are applied: a full load's
+    // In slices of 2,048 operations made as they are applied: a full load's
     // 55,000 never live at once (under UML plan and apply touched 1,600 new
-    // pages before, 1,040-1,130 after).
+    // pages before, 1,040-1,130 with slices of 4,096), and a slice is gone
+    // before the young generation's collections move it to the old one
+    // (slices of 4,096 outlived two and 3 MB of them were promoted: 980-1,040
+    // page faults in apply against 160-220 with 2,048, 90-160 with 1,024,
+    // which takes twice the round trips).
     // The file was checked before anything was sent, so a slice cannot be
     // refused as a whole. On a terminal, progress between slices.
     let from = 0;
-    for (const part of plan.slices(4096)) {
+    for (const part of plan.slices(2048)) {
       progress?.(`ipvs restore: applying ${from}/${plan.count}`);
       from += part.length;
       const r = await client.apply(part);

@@ -395,6 +395,11 @@ t.test('each rule of the short ways, on files made to break it', async (t) => {
       taken: { services: 1, firstServers: 1 },
     },
     {
+      name: 'after a service, a real server of another service, then one whose -r is -R (not an option here)',
+      lines: ['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:80 -s rr', '-a -t 192.0.2.9:80 -r 198.51.100.3:80 -m', '-A -t 192.0.2.3:80 -s rr', '-a -t 192.0.2.3:80 -R 198.51.100.3:80 -m', '-A -t 192.0.2.4:80 -s rr', '-a -t 192.0.2.4:80 -r 198.51.100.3:80 -m'],
+      taken: { services: 3, firstServers: 1 },
+    },
+    {
       name: 'a service defined twice, its real servers after both',
       lines: ['-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.2:80 -m', '-A -t 192.0.2.2:80 -s rr', '-A -t 192.0.2.2:80 -s rr', '-a -t 192.0.2.2:80 -r 198.51.100.3:80 -m', '-A -t 192.0.2.1:80 -s rr', '-a -t 192.0.2.1:80 -r 198.51.100.4:80 -m'],
       taken: { services: 3, firstServers: 2 },
