@@ -16,7 +16,7 @@
  */
 import { attrIds } from '../netlink/attributes';
 import type { NlWriter } from '../netlink/writer';
-import { parseAddress, type ParsedAddress } from './address';
+import { ipv4Value, parseAddress, type ParsedAddress } from './address';
 import {
   FWD_NUM,
   protocolNumber,
@@ -195,7 +195,8 @@ export class BulkEncoder {
       w.attrFlags(S.flags, c.schedBits | (c.persistent ? IP_VS_SVC_F_PERSISTENT : 0) | (c.onePacket ? IP_VS_SVC_F_ONEPACKET : 0), 0xffffffff);
       w.attrU32(S.timeout, c.timeout);
       if (n.family === 'ipv6') writeU32(netmask4, c.netmask as number, 0);
-      else parseAddress(c.netmask as string).bytes.copy(netmask4, 0, 0, 4);
+      // A checked dotted mask: its bits written where they go (a copy of part of a Buffer makes a view per call).
+      else netmask4.writeInt32BE(ipv4Value(c.netmask as string), 0);
       w.attrBytes(S.netmask, netmask4);
     }
     w.endNested(nest);

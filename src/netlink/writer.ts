@@ -14,7 +14,7 @@
  * @module
  */
 import { NLA_F_NESTED, NLA_HDRLEN, NLMSG_HDRLEN, nlAlign } from './constants';
-import { HOST_LE, readU16, writeU16, writeU32, writeU64 } from './hostorder';
+import { HOST_LE, readU16, writeI32, writeU16, writeU32, writeU64 } from './hostorder';
 
 /** Writes netlink messages into one contiguous buffer. */
 export class NlWriter {
@@ -205,8 +205,10 @@ export class NlWriter {
 
   attrFlags(type: number, flags: number, mask: number): void {
     this.attrHeader(type, 8);
-    writeU32(this.buf, flags >>> 0, this.pos);
-    writeU32(this.buf, mask >>> 0, this.pos + 4);
+    // The same bits as signed words: an unsigned value from 2^31 up (a mask
+    // of 0xffffffff) would be a heap number per call before TurboFan.
+    writeI32(this.buf, flags | 0, this.pos);
+    writeI32(this.buf, mask | 0, this.pos + 4);
     this.pos += 8;
   }
 
