@@ -45,6 +45,12 @@ interface Addon {
   readFile(path: string, netns?: string): Promise<Buffer>;
   /** Reads into `into` and resolves with the byte count; `into.length` means there may be more. */
   readFile(path: string, netns: string | undefined, into: Buffer): Promise<number>;
+  /**
+   * A file's bytes as a latin1 string held in the memory it was read into
+   * (an external string; a copy on node < 20.4), where fs.readFileSync holds
+   * them twice. Throws a {@link NativeError} (open, read).
+   */
+  readText(path: string): string;
   /** isatty(3): whether `fd` is a terminal (without making process.stdout/stderr, which loads node:net). */
   isatty(fd: number): boolean;
   /** V8 flags for this process (what node:v8's setFlagsFromString does, without loading node:v8; for short-lived commands, never the library's). */
