@@ -579,15 +579,22 @@ Napi::Value ReadFile(const Napi::CallbackInfo& info) {
 // 3.2 MB restore file is 800 pages of it.
 using ExternalLatin1 = napi_status (*)(napi_env, char*, size_t, napi_finalize, void*, napi_value*, bool*);
 
+// The first argument as a string; false after throwing a TypeError that shows `usage`.
+bool StringArgument(const Napi::CallbackInfo& info, const char* usage, std::string* out) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[0].As<Napi::String>().Utf8Value();
+  return true;
+}
+
 void FreeText(napi_env, void* data, void*) { free(data); }
 
 Napi::Value ReadText(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "readText(path: string)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path;
+  if (!StringArgument(info, "readText(path: string)", &path)) return env.Undefined();
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     ErrnoError(env, errno, "open").ThrowAsJavaScriptException();
@@ -671,11 +678,8 @@ Napi::Value IsATty(const Napi::CallbackInfo& info) {
 // under UML, more than the whole of some ipvsadm runs).
 Napi::Value SetV8Flags(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "setV8Flags(flags: string)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string flags = info[0].As<Napi::String>().Utf8Value();
+  std::string flags;
+  if (!StringArgument(info, "setV8Flags(flags: string)", &flags)) return env.Undefined();
   v8::V8::SetFlagsFromString(flags.c_str(), flags.size());
   return env.Undefined();
 }

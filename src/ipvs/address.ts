@@ -194,7 +194,6 @@ export function formatIPv4(value: number): string {
 }
 
 /** Formats 4 (IPv4) or 16 (IPv6) bytes at `offset` like inet_ntop. */
-
 export function formatAddress(bytes: Buffer, family: Family, offset = 0): string {
   if (family === 'ipv4') {
     return formatIPv4(((bytes[offset] as number) << 24) | ((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number));
