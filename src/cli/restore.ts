@@ -227,7 +227,7 @@ export async function readRestoreFile(text: string): Promise<RestoreFile | { err
         }
         // serviceKeyOf is canonical already.
         const id = addService(key, family, config);
-        serviceShape = serviceShapeOf(text, start, eol, words, key, config);
+        serviceShape = serviceShapeOf(text, start, eol, words, config);
         if (serviceShape !== undefined && lastShape !== undefined) shape = rebaseShape(lastShape, key, id, services);
         break;
       }
@@ -374,7 +374,6 @@ interface DestShape {
   rebased: DestShape | undefined;
 }
 
-const SERVICE_WORDS = new Set(['-t', '--tcp-service', '-u', '--udp-service', '--sctp-service', '-f', '--fwmark-service']);
 const PROTOCOL_WORDS = new Map<string, 'tcp' | 'udp' | 'sctp'>([
   ['-t', 'tcp'],
   ['--tcp-service', 'tcp'],
@@ -382,6 +381,7 @@ const PROTOCOL_WORDS = new Map<string, 'tcp' | 'udp' | 'sctp'>([
   ['--udp-service', 'udp'],
   ['--sctp-service', 'sctp'],
 ]);
+const SERVICE_WORDS = new Set([...PROTOCOL_WORDS.keys(), '-f', '--fwmark-service']);
 
 /** Where {@link wordSpans} found the words asked for: `[from, to)` in the text, -1 for none. */
 const spanA = { from: -1, to: -1 };
@@ -528,11 +528,10 @@ interface ServiceShape {
 }
 
 /** The shape of an -A line just read (`-A -t 192.0.2.1:80 ...`), or undefined for any other. */
-function serviceShapeOf(text: string, start: number, eol: number, words: string[], key: ServiceKey, config: ServiceConfig): ServiceShape | undefined {
+function serviceShapeOf(text: string, start: number, eol: number, words: string[], config: ServiceConfig): ServiceShape | undefined {
   const protocol = PROTOCOL_WORDS.get(words[1] as string);
   if (words[0] !== '-A' || protocol === undefined) return undefined;
   if (!wordSpans(text, start, eol, words.length, 2, -1) || spanA.from < 0 || !plainService(text, spanA.from, spanA.to)) return undefined;
-  if ((key as { protocol?: string }).protocol !== protocol) return undefined;
   shapeFrom = spanA.from;
   shapeTo = spanA.to;
   return { head: text.slice(start, spanA.from), tail: text.slice(spanA.to, eol), protocol, config };
