@@ -101,7 +101,11 @@ t.test("the CLI's heap setting reaches V8 through the addon: the young generatio
   const newSpace = (pre: string): number => {
     const code = `${pre}; const keep = []; for (let i = 0; i < 1e6; i++) keep.push({ i, s: 'x' + i });
       process.stdout.write(String(require('v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size));`;
-    return Number(spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' }).stdout);
+    // Without the test runner's NODE_OPTIONS: tap's --import runs a loader
+    // whose collections, timed by tasks, could grow the young generation
+    // before the setting is made (seen once in CI: 4 MiB).
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    return Number(spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env }).stdout);
   };
   const grown = newSpace('');
   const kept = newSpace(`require(${JSON.stringify(heap)})`);
