@@ -12,7 +12,7 @@
  * n into n/2 and n - n/2 and takes from the left run while cmp <= 0.
  * @module
  */
-import { parseAddress } from '../ipvs/address';
+import { ipv4Value, parseAddress } from '../ipvs/address';
 import { PROTO_NUM } from '../ipvs/codec';
 import { isFwmarkKey, type DestinationKey, type ServiceKey } from '../ipvs/model';
 import type { Family } from '../ipvs/address';
@@ -80,10 +80,21 @@ export function sortServices<T extends { key: ServiceKey; family: Family }>(list
       k[o] = key.fwmark; // protocol, address and port stay 0, as libipvs leaves them
     } else {
       k[o + 2] = typeof key.protocol === 'number' ? key.protocol : PROTO_NUM[key.protocol];
-      const b = parseAddress(key.address).bytes;
-      for (let w = 0; w < 4; w++) k[o + 3 + w] = b.readUInt32BE(w * 4);
+      const w = s.family === 'ipv4' ? ipv4Word(key.address) : undefined;
+      if (w !== undefined) k[o + 3] = w; // the other three words stay 0, as in parseAddress's bytes
+      else {
+        const b = parseAddress(key.address).bytes;
+        for (let x = 0; x < 4; x++) k[o + 3 + x] = b.readUInt32BE(x * 4);
+      }
       k[o + 7] = key.port;
     }
+  }
+  const packed = packedOrder(k, n, 8, 8);
+  if (packed) {
+    // Fields within 2^31 of each other (nearly every table): one numeric sort.
+    const sorted = list.slice();
+    for (let j = 0; j < n; j++) list[j] = sorted[packed[j] as number] as T;
+    return list;
   }
   const idx = Array.from({ length: n }, (_v, i) => i);
   glibcSort(idx, (x, y) => {
@@ -117,6 +128,8 @@ let scratch = new Float64Array(64 * 6);
 export function sortDestinations<T extends { key: DestinationKey; family: Family }>(dests: readonly T[]): T[] {
   const n = dests.length;
   if (n < 2) return dests.slice();
+  const short = n <= V4_SHORT ? sortShortIPv4(dests) : undefined;
+  if (short) return short;
   // Per entry: 4 address words, port, IPv6 flag; one scratch array for every call.
   if (scratch.length < n * 6) scratch = new Float64Array(n * 12);
   const k = scratch;
@@ -143,6 +156,120 @@ export function sortDestinations<T extends { key: DestinationKey; family: Family
     return (k[a + 4] as number) - (k[b + 4] as number);
   });
   return idx.map((i) => dests[i] as T);
+}
+
+const V4_SHORT = 32;
+const v4Keys = new Float64Array(V4_SHORT);
+const v4Places = new Int32Array(V4_SHORT);
+const v4Words = new Map<string, number>();
+
+/**
+ * A short list of IPv4 real servers (nearly every list) sorted by
+ * insertion on address * 65536 + port, with no comparator and no
+ * allocation but the result; undefined for anything else. The same order
+ * as {@link compareDestinations} when the addresses span less than 2^31
+ * (its wrapping subtraction is then a numeric comparison, and an
+ * insertion sort is stable, as the merge sort is); otherwise undefined too.
+ */
+function sortShortIPv4<T extends { key: DestinationKey; family: Family }>(dests: readonly T[]): T[] | undefined {
+  const n = dests.length;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const d = dests[i] as T;
+    const { address, port } = d.key;
+    if (d.family !== 'ipv4' || !(port >= 0 && port < 65536 && port % 1 === 0)) return undefined;
+    const w = ipv4Word(address);
+    if (w === undefined) return undefined;
+    if (w < lo) lo = w;
+    if (w > hi) hi = w;
+    const key = w * 65536 + port;
+    let j = i;
+    for (; j > 0 && (v4Keys[j - 1] as number) > key; j--) {
+      v4Keys[j] = v4Keys[j - 1] as number;
+      v4Places[j] = v4Places[j - 1] as number;
+    }
+    v4Keys[j] = key;
+    v4Places[j] = i;
+  }
+  if (hi - lo >= 2 ** 31) return undefined;
+  const out = new Array<T>(n);
+  for (let j = 0; j < n; j++) out[j] = dests[v4Places[j] as number] as T;
+  return out;
+}
+
+/** A dotted quad's 32 bits as an unsigned number (undefined for anything else), remembered. */
+function ipv4Word(address: string): number | undefined {
+  let w = v4Words.get(address);
+  if (w === undefined) {
+    const v = ipv4Value(address);
+    if (Number.isNaN(v)) return undefined;
+    w = v >>> 0;
+    if (v4Words.size >= 16384) v4Words.clear();
+    v4Words.set(address, w);
+  }
+  return w;
+}
+
+let packedKeys = new Float64Array(64);
+const packedIndex: number[] = [];
+const packedMin: number[] = [];
+const packedScale: number[] = [];
+
+/**
+ * The order of `n` entries whose keys are rows of `k` (`stride` numbers a
+ * row, the first `cols` compared left to right), by one numeric sort
+ * instead of a merge sort calling a comparator 60,000 times; or undefined
+ * when that would not be the comparator's order.
+ *
+ * ipvsadm's comparators subtract 32-bit values with wrap-around, which is
+ * a numeric comparison exactly when the two differ by less than 2^31. When
+ * every column spans less than that, the comparator is a total order, the
+ * lexicographic one of the columns, and every stable sort gives what
+ * glibc's merge sort gives. Each row is then packed into one integer (each
+ * column's offset from its minimum in as many bits as its span needs, then
+ * the entry's index, which breaks ties as a stable sort would), provided
+ * that fits the 53 bits a double holds exactly; a Float64Array sorts that
+ * natively. Returns the entries' indices in order (a buffer reused by the
+ * next call).
+ */
+function packedOrder(k: Float64Array, n: number, stride: number, cols: number): number[] | undefined {
+  let bits = bitsFor(n - 1);
+  const min = packedMin;
+  const scale = packedScale;
+  for (let c = cols - 1; c >= 0; c--) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let o = c; o < n * stride; o += stride) {
+      const v = k[o] as number;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (hi - lo >= 2 ** 31) return undefined;
+    min[c] = lo;
+    scale[c] = 2 ** bits; // what a unit of this column is worth
+    bits += bitsFor(hi - lo);
+    if (bits > 53) return undefined;
+  }
+  if (packedKeys.length < n) packedKeys = new Float64Array(n * 2);
+  const keys = packedKeys;
+  for (let i = 0; i < n; i++) {
+    let v = i;
+    for (let c = 0; c < cols; c++) v += ((k[i * stride + c] as number) - (min[c] as number)) * (scale[c] as number);
+    keys[i] = v;
+  }
+  keys.subarray(0, n).sort();
+  const unit = 2 ** bitsFor(n - 1);
+  packedIndex.length = n;
+  for (let j = 0; j < n; j++) packedIndex[j] = (keys[j] as number) % unit;
+  return packedIndex;
+}
+
+/** How many bits the non-negative integer `span` needs (0 for 0). */
+function bitsFor(span: number): number {
+  let b = 0;
+  while (2 ** b <= span) b++;
+  return b;
 }
 
 /** Sorts `list` in place exactly as glibc 2.36's qsort (merge sort) does with `cmp`. */

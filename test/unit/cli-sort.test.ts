@@ -85,3 +85,53 @@ t.test("sorting services with precomputed keys gives the comparator's order", as
     t.same(sortServices([...list]), glibcSort([...list], compareServices), `n=${n}`);
   }
 });
+
+t.test('the short ways (IPv4 real servers by insertion, services packed into one number) keep the comparator order', async (t) => {
+  const r = rng(23);
+  const dest = (address: string, port: number) => ({ key: { address, port }, family: (address.includes(':') ? 'ipv6' : 'ipv4') as 'ipv4' | 'ipv6' });
+  const quad = (x: number): string => `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+  // Addresses inside a /8 (the short way) and across the whole space (where
+  // the wrapping subtraction is not numeric and the merge sort must decide).
+  for (const [what, spread] of [
+    ['one /8', 0xffffff],
+    ['the whole space', 0xffffffff],
+  ] as const) {
+    for (let n = 0; n <= 40; n++) {
+      const base = spread === 0xffffff ? 0xc6000000 : 0;
+      const list = Array.from({ length: n }, () => dest(quad((base + (r() % spread)) >>> 0), r() % 3));
+      t.same(sortDestinations(list), glibcSort([...list], compareDestinations), `real servers, ${what}, n=${n}`);
+    }
+  }
+  // Few addresses, many ports: the port decides between equal addresses.
+  for (let n = 2; n <= 32; n += 2) {
+    const list = Array.from({ length: n }, () => dest(`198.51.100.${r() % 3}`, r() % 5000));
+    t.same(sortDestinations(list), glibcSort([...list], compareDestinations), `real servers on three addresses, n=${n}`);
+  }
+  // Two addresses 2^31 or more apart: 10.0.0.1 - 192.0.2.1 wraps positive,
+  // so ipvsadm prints 192.0.2.1 first; a numeric sort would not.
+  const wrap = [dest('10.0.0.1', 80), dest('192.0.2.1', 80)];
+  t.same(sortDestinations(wrap).map((d) => d.key.address), ['192.0.2.1', '10.0.0.1'], 'a wrapping pair of real servers');
+  t.same(sortDestinations([dest('192.0.2.1', 80), dest('10.0.0.1', 80)]).map((d) => d.key.address), ['192.0.2.1', '10.0.0.1']);
+  // A port outside 16 bits would overflow the packed key: the comparator decides.
+  const odd = [dest('192.0.2.2', 1), dest('192.0.2.1', 70000)];
+  t.same(sortDestinations(odd), glibcSort([...odd], compareDestinations), 'a port beyond 65535');
+  const svc = (address: string, port: number, protocol: 'tcp' | 'udp' | 'sctp' = 'tcp') => ({
+    key: { protocol, address, port } as ServiceKey,
+    family: (address.includes(':') ? 'ipv6' : 'ipv4') as 'ipv4' | 'ipv6',
+  });
+  for (let n = 0; n <= 60; n += 3) {
+    const list = Array.from({ length: n }, () => {
+      const x = r();
+      if (x % 7 === 0) return { key: { fwmark: (x % 5) + 1, family: 'ipv4' } as ServiceKey, family: 'ipv4' as const };
+      return svc(quad((0xcb007100 + (x % 4096)) >>> 0), r() % 5, (['tcp', 'udp', 'sctp'] as const)[r() % 3]);
+    });
+    t.same(sortServices([...list]), glibcSort([...list], compareServices), `services, one /20, n=${n}`);
+  }
+  t.same(
+    sortServices([svc('10.0.0.1', 80), svc('192.0.2.1', 80)]).map((s) => (s.key as { address: string }).address),
+    ['192.0.2.1', '10.0.0.1'],
+    'a wrapping pair of services',
+  );
+  const big = Array.from({ length: 5000 }, (_v, i) => svc(quad((0xcb007100 + (i * 7919) % 5000) >>> 0), 1000 + (i % 3)));
+  t.same(sortServices([...big]), glibcSort([...big], compareServices), '5,000 services');
+});
