@@ -242,6 +242,7 @@ function packedOrder(k: Float64Array, n: number, stride: number, cols: number): 
     let hi = -Infinity;
     for (let o = c; o < n * stride; o += stride) {
       const v = k[o] as number;
+      if (!(v % 1 === 0)) return undefined; // not an integer (NaN from a key the model does not allow)
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }

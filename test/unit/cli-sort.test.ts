@@ -132,6 +132,12 @@ t.test('the short ways (IPv4 real servers by insertion, services packed into one
     ['192.0.2.1', '10.0.0.1'],
     'a wrapping pair of services',
   );
+  // Keys the model does not allow (a fractional port, an unknown protocol word) cannot be
+  // packed: the comparator decides, and nothing is lost.
+  const odd2 = [svc('192.0.2.2', 80.5), svc('192.0.2.1', 80), { key: { protocol: 'icmp', address: '192.0.2.3', port: 1 } as unknown as ServiceKey, family: 'ipv4' as const }];
+  const got = sortServices([...odd2]);
+  t.same(got, glibcSort([...odd2], compareServices), 'keys outside the model');
+  t.equal(new Set(got).size, 3, 'every service still there');
   const big = Array.from({ length: 5000 }, (_v, i) => svc(quad((0xcb007100 + (i * 7919) % 5000) >>> 0), 1000 + (i % 3)));
   t.same(sortServices([...big]), glibcSort([...big], compareServices), '5,000 services');
 });
