@@ -32,6 +32,8 @@ import { IpvsClient, type Operation, type ServiceKey } from '../src/index';
 
 const RAWC_LOAD = process.env.RAWC_LOAD ?? '/tmp/ipvs-bench/rawc-load';
 const RAWC_DUMP = process.env.RAWC_DUMP ?? '/tmp/ipvs-bench/rawc-dump';
+/** The same dumps through io_uring, 64 sockets at a time: what they cost the kernel without a system call a step (a reference, not a target). */
+const RAWC_DUMP_URING = process.env.RAWC_DUMP_URING ?? '/tmp/ipvs-bench/rawc-dump-uring';
 const WORK = process.env.BENCH_WORK ?? '/tmp/ipvs-bench';
 
 let nsCounter = 0;
@@ -95,9 +97,12 @@ async function wallAsync(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-function rawc(bin: string, ns: string, args: string[]): number {
+/** Runs a raw C client in a namespace: its time in ms (checked against `count` when given, the number it reports second). */
+function rawc(bin: string, ns: string, args: string[], count?: number): number {
   const out = execFileSync('ip', ['netns', 'exec', ns, bin, ...args], { encoding: 'utf8' });
-  return Number(out.trim().split(/\s+/)[0]);
+  const [ms, n] = out.trim().split(/\s+/).map(Number);
+  if (count !== undefined && n !== count) throw new Error(`${bin} saw ${n}, expected ${count}`);
+  return ms as number;
 }
 
 interface Row {
@@ -175,7 +180,8 @@ async function scenario(label: string, services: number, dests: number, rows: Ro
     execFileSync('sh', ['-c', `ip netns exec ${kept.name} ipvsadm -S -n > /dev/null`]);
   });
   rows.push({ table: label, what: 'dump: ipvsadm -S -n', ms: ipvsadmSave });
-  rows.push({ table: label, what: 'dump: raw C', ms: rawc(RAWC_DUMP, kept.name, [String(services)]) });
+  rows.push({ table: label, what: 'dump: raw C', ms: rawc(RAWC_DUMP, kept.name, [String(services)], services * dests) });
+  rows.push({ table: label, what: 'dump: raw C through io_uring (reference)', ms: rawc(RAWC_DUMP_URING, kept.name, [String(services)], services * dests) });
   const c2 = await IpvsClient.open({ netns: kept.path });
   for (const [name, read] of [
     ['rules()', () => c2.rules()],

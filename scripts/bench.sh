@@ -15,6 +15,7 @@ work=/tmp/ipvs-bench
 mkdir -p "$work"
 gcc -O2 -Wall -o "$work/rawc-load" bench/rawc/load.c
 gcc -O2 -Wall -o "$work/rawc-dump" bench/rawc/dump.c
+gcc -O2 -Wall -o "$work/rawc-dump-uring" bench/rawc/dump-uring.c
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(library)
 for name in "${names[@]}"; do
