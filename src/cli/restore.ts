@@ -541,10 +541,8 @@ function serviceShapeOf(text: string, start: number, eol: number, words: string[
 function sameShapeService(shape: ServiceShape, text: string, start: number, eol: number): ServiceKey | undefined {
   if (!text.startsWith(shape.head, start)) return undefined;
   const from = start + shape.head.length;
-  let to = from;
-  while (to < eol && !isBlank(text.charCodeAt(to))) to++;
-  if (to === from || to + shape.tail.length !== eol || !text.startsWith(shape.tail, to)) return undefined;
-  if (!plainService(text, from, to)) return undefined;
+  const to = wordBeforeTail(text, from, eol, shape.tail);
+  if (to < 0 || !plainService(text, from, to)) return undefined;
   shapeFrom = from;
   shapeTo = to;
   return { protocol: shape.protocol, address: formatIPv4(plainAddress), port: plainPort };
@@ -552,6 +550,13 @@ function sameShapeService(shape: ServiceShape, text: string, start: number, eol:
 
 function isBlank(c: number): boolean {
   return c === 32 || c === 9 || c === 13;
+}
+
+/** The end of the word at `from` when the line's text after it, to `eol`, is `tail`; -1 otherwise (or for no word). */
+function wordBeforeTail(text: string, from: number, eol: number, tail: string): number {
+  let to = from;
+  while (to < eol && !isBlank(text.charCodeAt(to))) to++;
+  return to === from || to + tail.length !== eol || !text.startsWith(tail, to) ? -1 : to;
 }
 
 /** The rule of a line of the given shape with a numeric address of its family; undefined for any other line. */
@@ -564,9 +569,8 @@ function sameShapeRule(shape: DestShape, text: string, start: number, eol: numbe
     if (!text.startsWith(shape.head, start)) return undefined;
     from = start + shape.head.length;
   }
-  let to = from;
-  while (to < eol && !isBlank(text.charCodeAt(to))) to++;
-  if (to === from || to + shape.tail.length !== eol || !text.startsWith(shape.tail, to)) return undefined;
+  const to = wordBeforeTail(text, from, eol, shape.tail);
+  if (to < 0) return undefined;
   let rule: FileDestination;
   if (shape.af === AF_INET && plainIPv4(text, from, to)) {
     // The usual text, read where it lies (no slices, no parse objects).

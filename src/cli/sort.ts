@@ -89,7 +89,7 @@ export function sortServices<T extends { key: ServiceKey; family: Family }>(list
       k[o + 7] = key.port;
     }
   }
-  const packed = packedOrder(k, n, 8, 8);
+  const packed = packedOrder(k, n, 8);
   if (packed) {
     // Fields within 2^31 of each other (nearly every table): one numeric sort.
     const sorted = list.slice();
@@ -217,8 +217,8 @@ const packedMin: number[] = [];
 const packedScale: number[] = [];
 
 /**
- * The order of `n` entries whose keys are rows of `k` (`stride` numbers a
- * row, the first `cols` compared left to right), by one numeric sort
+ * The order of `n` entries whose keys are rows of `k` (`cols` numbers a
+ * row, compared left to right), by one numeric sort
  * instead of a merge sort calling a comparator 60,000 times; or undefined
  * when that would not be the comparator's order.
  *
@@ -233,14 +233,14 @@ const packedScale: number[] = [];
  * natively. Returns the entries' indices in order (a buffer reused by the
  * next call).
  */
-function packedOrder(k: Float64Array, n: number, stride: number, cols: number): number[] | undefined {
+function packedOrder(k: Float64Array, n: number, cols: number): number[] | undefined {
   let bits = bitsFor(n - 1);
   const min = packedMin;
   const scale = packedScale;
   for (let c = cols - 1; c >= 0; c--) {
     let lo = Infinity;
     let hi = -Infinity;
-    for (let o = c; o < n * stride; o += stride) {
+    for (let o = c; o < n * cols; o += cols) {
       const v = k[o] as number;
       if (!(v % 1 === 0)) return undefined; // not an integer (NaN from a key the model does not allow)
       if (v < lo) lo = v;
@@ -256,7 +256,7 @@ function packedOrder(k: Float64Array, n: number, stride: number, cols: number): 
   const keys = packedKeys;
   for (let i = 0; i < n; i++) {
     let v = i;
-    for (let c = 0; c < cols; c++) v += ((k[i * stride + c] as number) - (min[c] as number)) * (scale[c] as number);
+    for (let c = 0; c < cols; c++) v += ((k[i * cols + c] as number) - (min[c] as number)) * (scale[c] as number);
     keys[i] = v;
   }
   keys.subarray(0, n).sort();

@@ -353,26 +353,23 @@ export class Planner {
       *slices(size: number): Generator<Operation[]> {
         let slice: Operation[] = [];
         const add = (op: Operation): boolean => slice.push(op) >= size;
+        /** The full slice, a new one begun. */
+        const take = (): Operation[] => {
+          const full = slice;
+          slice = [];
+          return full;
+        };
         for (const [id, s] of want) {
           const ops = seen.get(id);
           if (ops) {
             for (const op of ops.adds) {
-              if (add(op)) {
-                yield slice;
-                slice = [];
-              }
+              if (add(op)) yield take();
             }
             continue;
           }
-          if (add({ type: 'add-service', service: s.key, config: s.config })) {
-            yield slice;
-            slice = [];
-          }
+          if (add({ type: 'add-service', service: s.key, config: s.config })) yield take();
           for (const d of s.destinations) {
-            if (add({ type: 'add-destination', service: s.key, destination: d.key, config: d.config })) {
-              yield slice;
-              slice = [];
-            }
+            if (add({ type: 'add-destination', service: s.key, destination: d.key, config: d.config })) yield take();
           }
         }
         const rest: (readonly Operation[] | undefined)[] = [];
@@ -382,10 +379,7 @@ export class Planner {
         for (const list of rest) {
           if (list === undefined) continue;
           for (const op of list) {
-            if (add(op)) {
-              yield slice;
-              slice = [];
-            }
+            if (add(op)) yield take();
           }
         }
         if (slice.length > 0) yield slice;
