@@ -128,6 +128,8 @@ export interface Hit {
   t: number;
   server?: string;
   error?: string;
+  /** The client's source port, when the connection got one. */
+  port?: number;
   ms: number;
 }
 

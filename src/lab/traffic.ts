@@ -2,8 +2,10 @@
  * The lab's client: `node traffic.js URL --count N [--concurrency C]` sends
  * N requests, or `--rate R` keeps sending R per second until SIGTERM. Every
  * request opens its own connection (so IPVS schedules each one) and prints
- * one JSON line: `{"t":…, "server":"web1", "ms":…}` or
- * `{"t":…, "error":"ECONNREFUSED", "ms":…}` (`t` is when it was sent). A
+ * one JSON line: `{"t":…, "server":"web1", "port":…, "ms":…}` or
+ * `{"t":…, "error":"ECONNREFUSED", "port":…, "ms":…}` (`t` is when it was
+ * sent, `port` the client's source port, which names the connection in the
+ * director's table when one fails). A
  * request that takes longer than `--timeout` ms (default 2000) is an error.
  */
 import { request } from 'node:http';
@@ -23,10 +25,12 @@ function once(): Promise<void> {
   const started = Date.now();
   return new Promise((resolve) => {
     let done = false;
+    let port: number | undefined;
     const finish = (o: Record<string, unknown>): void => {
       if (done) return;
       done = true;
-      process.stdout.write(`${JSON.stringify({ t: started, ...o, ms: Date.now() - started })}\n`);
+      port ??= req.socket?.localPort;
+      process.stdout.write(`${JSON.stringify({ t: started, ...o, port, ms: Date.now() - started })}\n`);
       resolve();
     };
     const req = request(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
@@ -36,6 +40,8 @@ function once(): Promise<void> {
       res.on('end', () => (res.statusCode === 200 ? finish({ server: body.trim() }) : finish({ error: `status ${res.statusCode}` })));
       res.on('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.message }));
     });
+    // The source port is bound by connect(), before the handshake ends.
+    req.on('socket', (sock) => setImmediate(() => (port ??= sock.localPort)));
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.on('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.message }));
     req.end();

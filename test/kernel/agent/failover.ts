@@ -14,6 +14,13 @@ const RISE = 2;
 // Probes are jittered and a pass takes a few ms; UML's timers are coarse.
 const MARGIN = 1000;
 
+/** The director's connection entries (`ipvsadm -Lcn`) whose client port is one of the hits'. */
+function connEntries(table: string, hits: readonly Hit[]): string {
+  const ports = new Set(hits.map((h) => `:${h.port}`));
+  const rows = table.split('\n').filter((l) => l.split(/\s+/).some((w) => ports.has(w.slice(w.lastIndexOf(':')))));
+  return `failed ports ${hits.map((h) => h.port).join(' ')}; their entries:\n${rows.join('\n') || '(none)'}`;
+}
+
 function split(hits: Hit[], at: number): { before: Hit[]; after: Hit[] } {
   return { before: hits.filter((h) => h.t < at), after: hits.filter((h) => h.t >= at) };
 }
@@ -40,7 +47,11 @@ t.test('DR, policy remove: killed server deleted within interval × fall, no cli
     const hits = await flow.stop();
     const { after } = split(hits, removedAt);
     t.ok(after.length >= 60, `${after.length} requests after the removal`);
-    t.same(after.filter((h) => h.error), [], 'no failed request after the removal');
+    const failed = after.filter((h) => h.error);
+    t.same(failed, [], 'no failed request after the removal');
+    // A failure here once in many CI runs (2 requests timed out); the director's
+    // entries for their source ports say whether an old entry caught them.
+    if (failed.length > 0) t.comment(connEntries(lab.director('ipvsadm -Lcn'), failed));
     t.same([...tally(after).keys()].sort(), ['web1', 'web3'], 'served by the two others');
     t.same(hits.filter((h) => h.t + h.ms < killedAt && h.error), [], 'no failure before the kill');
 
