@@ -127,6 +127,16 @@ t.test('the short ways (IPv4 real servers by insertion, services packed into one
     });
     t.same(sortServices([...list]), glibcSort([...list], compareServices), `services, one /20, n=${n}`);
   }
+  // Columns that span one value (two adjacent addresses, ports or marks): the
+  // packed key must still count them.
+  for (let n = 2; n <= 30; n += 4) {
+    const list = Array.from({ length: n }, () => {
+      const x = r();
+      if (x % 5 === 0) return { key: { fwmark: 1 + (x % 2), family: 'ipv4' } as ServiceKey, family: 'ipv4' as const };
+      return svc(`192.0.2.${1 + (x % 2)}`, 80 + (r() % 2));
+    });
+    t.same(sortServices([...list]), glibcSort([...list], compareServices), `services a step apart, n=${n}`);
+  }
   t.same(
     sortServices([svc('10.0.0.1', 80), svc('192.0.2.1', 80)]).map((s) => (s.key as { address: string }).address),
     ['192.0.2.1', '10.0.0.1'],
