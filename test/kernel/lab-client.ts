@@ -4,14 +4,16 @@
  * `node lab-client.js http URL N [STOPFILE]`: N sequential HTTP GETs, each on
  * a new connection; with STOPFILE, at least N and then on until that file
  * exists (so a test can keep traffic flowing for as long as it needs). `node lab-client.js sip HOST PORT SRCPORT CALLID`: one UDP SIP
- * INVITE carrying that Call-ID, from that source port.
+ * INVITE carrying that Call-ID, from that source port. `node lab-client.js
+ * keepalive URL GOFILE`: one GET on a kept-alive connection, then, once GOFILE
+ * exists, a second GET on the same connection, given 3 s.
  *
  * Prints one JSON line: per request the local port used, the status and the
  * body (the real server's name); for SIP, the bytes sent.
  */
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 
 interface Reply {
   localPort: number;
@@ -67,7 +69,37 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify({ sent: msg.length })}\n`);
     return;
   }
-  throw new Error(`usage: lab-client.js http URL N [STOPFILE] | sip HOST PORT SRCPORT CALLID`);
+  if (mode === 'keepalive') {
+    const [url, goFile] = rest as [string, string];
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const once = (): Promise<{ port: number; body?: string; error?: string; ms: number }> =>
+      new Promise((resolve) => {
+        const t0 = Date.now();
+        let port = 0;
+        const req = request(url, { agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ port, body, ms: Date.now() - t0 }));
+        });
+        // A kept socket has its port already; a new one once it connects.
+        req.on('socket', (sock) => {
+          port = sock.localPort ?? 0;
+          if (!port) sock.once('connect', () => (port = sock.localPort ?? 0));
+        });
+        req.setTimeout(3000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+        req.on('error', (e: NodeJS.ErrnoException) => resolve({ port, error: e.code ?? e.message, ms: Date.now() - t0 }));
+        req.end();
+      });
+    const first = await once();
+    process.stdout.write(`${JSON.stringify({ first })}\n`);
+    while (!existsSync(goFile)) await new Promise((r) => setTimeout(r, 20));
+    const second = await once();
+    process.stdout.write(`${JSON.stringify({ second })}\n`);
+    agent.destroy();
+    return;
+  }
+  throw new Error(`usage: lab-client.js http URL N [STOPFILE] | sip HOST PORT SRCPORT CALLID | keepalive URL GOFILE`);
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {

@@ -1,7 +1,7 @@
 /**
  * A real server for the traffic tests, run inside a real-server namespace:
  * `node lab-server.js NAME`. Answers HTTP on port 8080 (IPv4 and IPv6) with
- * its name, and counts UDP datagrams on port 5060 (SIP). Prints `ready`
+ * its name (closing the connection unless asked to keep it), and counts UDP datagrams on port 5060 (SIP). Prints `ready`
  * once listening; on SIGTERM prints one JSON line of what it saw and exits.
  */
 import { createSocket } from 'node:dgram';
@@ -14,7 +14,9 @@ const sip: string[] = [];
 const server = createServer((req, res) => {
   http++;
   req.resume();
-  res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+  // Closed after each answer, unless the client asks to keep the connection.
+  const keep = /keep-alive/i.test(req.headers.connection ?? '');
+  res.writeHead(200, { 'content-type': 'text/plain', connection: keep ? 'keep-alive' : 'close' });
   res.end(name);
 });
 const udp = createSocket({ type: 'udp6', ipv6Only: false });

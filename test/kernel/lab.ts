@@ -13,6 +13,8 @@
  * (HTTP on 8080, UDP on 5060); the client runs test/kernel/lab-client.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withNetns, type ExecResult, type Netns } from './harness';
 
@@ -23,6 +25,14 @@ export interface Reply {
   /** The real server's name (r1 or r2). */
   body: string;
   sent: number;
+}
+
+/** One request on a kept-alive connection: the client's port, and the answer or the error. */
+export interface KeptReply {
+  port: number;
+  body?: string;
+  error?: string;
+  ms: number;
 }
 
 /** What a real server saw, reported when it stops. */
@@ -52,6 +62,12 @@ export interface Lab {
    * `until`, at least `n` and then on until that file exists.
    */
   http(url: string, n: number, until?: string): Promise<Reply[]>;
+  /**
+   * A GET on a kept-alive connection from the client; `second()` (after
+   * `between`, run once the first answer is in) sends another on the same
+   * connection and says what became of it within 3 s.
+   */
+  keepAlive(url: string): Promise<{ first: KeptReply; second(between: () => Promise<void>): Promise<KeptReply> }>;
   /** One SIP INVITE over UDP from the client. */
   sip(host: string, port: number, srcPort: number, callId: string): Promise<void>;
   /** Stops the real servers and returns what each saw. */
@@ -168,6 +184,40 @@ export async function withLab<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
         async http(url, n, until) {
           const stop = until === undefined ? '' : ` '${until}'`;
           return JSON.parse(await must(`ip netns exec ${c} ${process.execPath} ${js('lab-client')} http '${url}' ${n}${stop}`)) as Reply[];
+        },
+        async keepAlive(url) {
+          const go = join(mkdtempSync(join(tmpdir(), 'ipvs-ka-')), 'go');
+          const child = spawn('ip', ['netns', 'exec', c, process.execPath, js('lab-client'), 'keepalive', url, go], { stdio: ['ignore', 'pipe', 'inherit'] });
+          started.push(child);
+          const lines: string[] = [];
+          let waiting: (() => void) | undefined;
+          let buf = '';
+          child.stdout?.on('data', (d: Buffer) => {
+            buf += d.toString();
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              lines.push(buf.slice(0, i));
+              buf = buf.slice(i + 1);
+              waiting?.();
+            }
+          });
+          const closed = new Promise<void>((res) => child.on('close', () => res()));
+          const line = async (n: number): Promise<string> => {
+            while (lines.length < n) {
+              const more = new Promise<void>((res) => (waiting = res));
+              await Promise.race([more, closed]);
+              if (lines.length < n && child.exitCode !== null) throw new Error(`the keep-alive client exited (${child.exitCode})`);
+            }
+            return lines[n - 1] as string;
+          };
+          const first = (JSON.parse(await line(1)) as { first: KeptReply }).first;
+          return {
+            first,
+            async second(between) {
+              await between();
+              writeFileSync(go, '');
+              return (JSON.parse(await line(2)) as { second: KeptReply }).second;
+            },
+          };
         },
         async sip(host, port, srcPort, callId) {
           await must(`ip netns exec ${c} ${process.execPath} ${js('lab-client')} sip ${host} ${port} ${srcPort} '${callId}'`);

@@ -260,3 +260,38 @@ t.test('IPv6 NAT: the connection table reads back in the compressed form', async
     t.equal(settled?.stats.conns, 4n, 'the service counted 4 connections');
   });
 });
+
+t.test('a deleted real server: its open connections are dropped in silence, or reset with expire_nodest_conn', async (t) => {
+  // What the agent's `remove` policy means for a client that holds a
+  // connection to the server it removes (docs/agent.md, docs/kernel-notes.md).
+  for (const expire of [0, 1]) {
+    await withLab(async (lab) => {
+      const c = lab.director.client;
+      const vs = { protocol: 'tcp', address: '203.0.113.10', port: 80 } as const;
+      const [r1, r2] = lab.servers;
+      await lab.director.sh(`sysctl -qw net.ipv4.vs.expire_nodest_conn=${expire}`);
+      await c.addService(vs, { scheduler: 'rr' });
+      await c.addDestination(vs, { address: r1.v4, port: 8080 }, { forwarding: 'masq' });
+      const kept = await lab.keepAlive('http://203.0.113.10/');
+      t.same([kept.first.body, kept.first.error], ['r1', undefined], `expire_nodest_conn=${expire}: the first request, served by r1`);
+      const entry = async () => (await c.connections()).find((x) => x.clientPort === kept.first.port && x.virtualPort === 80);
+      let before;
+      const second = await kept.second(async () => {
+        before = await entry();
+        await c.addDestination(vs, { address: r2.v4, port: 8080 }, { forwarding: 'masq' });
+        await c.deleteDestination(vs, { address: r1.v4, port: 8080 });
+      });
+      t.match(before, { destinationAddress: r1.v4, state: 'ESTABLISHED' }, 'its entry, established, to r1');
+      if (expire === 0) {
+        t.match(second, { port: kept.first.port, error: 'TIMEOUT' }, 'the next request on it gets no answer in 3 s: the director drops its packets');
+        t.match(await entry(), { destinationAddress: r1.v4, state: 'ESTABLISHED' }, 'and keeps the entry (until its 15-minute timer runs out)');
+      } else {
+        t.match(second, { port: kept.first.port, error: 'ECONNRESET' }, 'the next request on it is reset');
+        t.ok(second.ms < 3000, `within the 3 s (${second.ms} ms): the entry is expired at its next packet, which the director's own TCP then resets`);
+        t.equal(await entry(), undefined, 'the entry is gone');
+      }
+      const fresh = await lab.http('http://203.0.113.10/', 2);
+      t.same(fresh.map((r) => r.body), ['r2', 'r2'], 'new connections go to r2');
+    });
+  }
+});
