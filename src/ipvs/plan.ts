@@ -45,11 +45,7 @@ export interface LazyPlan {
   summary: PlanSummary;
   /** How many operations the slices hold in all. */
   count: number;
-  /**
-   * The operations in order, at most `size` in each array (none when there
-   * are none). The add operations a slice made are refilled for the next
-   * one: use a slice (apply it, print it) before asking for the next.
-   */
+  /** The operations in order, at most `size` in each array (none when there are none). */
   slices(size: number): Generator<Operation[]>;
 }
 
@@ -347,8 +343,6 @@ export class Planner {
       count += 1 + s.destinations.length;
     }
     const { want, seen, serviceRemovals } = this;
-    const ids = [...want.keys()];
-    const wanted = [...want.values()];
     this.made = {
       summary: this.summary,
       count,
@@ -357,80 +351,38 @@ export class Planner {
       // generators resumed per operation (two, nested) took 21-27 ms to make
       // a full load's 55,000 on the host in a fresh process, this 10-11 ms.
       *slices(size: number): Generator<Operation[]> {
-        // Nothing made per operation that the loops could avoid: under UML
-        // the plan's garbage was a full load's biggest allocation (11 MB in
-        // the apply phase, 3 MB now; test/unit/plan.test.ts). Each slice is
-        // an array of its exact size; the add operations are objects kept
-        // from slice to slice (one kind each: the agent tells them apart by
-        // their fields); the wanted services are walked by index, not by
-        // iterators whose every step is an object until V8 optimizes them.
-        let left = count;
-        let slice: Operation[] = new Array<Operation>(Math.max(0, Math.min(size, left)));
-        let n = 0;
-        const services: { type: 'add-service'; service: ServiceKey; config: ServiceConfig }[] = [];
-        const dests: { type: 'add-destination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }[] = [];
-        let usedServices = 0;
-        let usedDests = 0;
-        const add = (op: Operation): boolean => {
-          slice[n++] = op;
-          return n >= slice.length;
-        };
-        /** The full slice, the next one begun. */
+        let slice: Operation[] = [];
+        const add = (op: Operation): boolean => slice.push(op) >= size;
+        /** The full slice, a new one begun. */
         const take = (): Operation[] => {
           const full = slice;
-          left -= n;
-          slice = new Array<Operation>(Math.max(0, Math.min(size, left)));
-          n = 0;
-          usedServices = 0;
-          usedDests = 0;
+          slice = [];
           return full;
         };
-        const addService = (service: ServiceKey, config: ServiceConfig): Operation => {
-          let op = services[usedServices++];
-          if (op === undefined) services.push((op = { type: 'add-service', service, config }));
-          else {
-            op.service = service;
-            op.config = config;
-          }
-          return op;
-        };
-        const addDestination = (service: ServiceKey, destination: DestinationKey, config: DestinationConfig): Operation => {
-          let op = dests[usedDests++];
-          if (op === undefined) dests.push((op = { type: 'add-destination', service, destination, config }));
-          else {
-            op.service = service;
-            op.destination = destination;
-            op.config = config;
-          }
-          return op;
-        };
-        for (let w = 0; w < ids.length; w++) {
-          const ops = seen.get(ids[w] as string);
+        for (const [id, s] of want) {
+          const ops = seen.get(id);
           if (ops) {
-            const adds = ops.adds;
-            for (let k = 0; k < adds.length; k++) if (add(adds[k] as Operation)) yield take();
+            for (const op of ops.adds) {
+              if (add(op)) yield take();
+            }
             continue;
           }
-          const s = wanted[w] as ServiceRule;
-          if (add(addService(s.key, s.config))) yield take();
-          const ds = s.destinations;
-          for (let k = 0; k < ds.length; k++) {
-            const d = ds[k] as DestinationRule;
-            if (add(addDestination(s.key, d.key, d.config))) yield take();
+          if (add({ type: 'add-service', service: s.key, config: s.config })) yield take();
+          for (const d of s.destinations) {
+            if (add({ type: 'add-destination', service: s.key, destination: d.key, config: d.config })) yield take();
           }
         }
         const rest: (readonly Operation[] | undefined)[] = [];
-        for (let w = 0; w < ids.length; w++) rest.push(seen.get(ids[w] as string)?.edits);
-        for (let w = 0; w < ids.length; w++) rest.push(seen.get(ids[w] as string)?.removals);
+        for (const id of want.keys()) rest.push(seen.get(id)?.edits);
+        for (const id of want.keys()) rest.push(seen.get(id)?.removals);
         rest.push(serviceRemovals);
         for (const list of rest) {
           if (list === undefined) continue;
-          for (let k = 0; k < list.length; k++) if (add(list[k] as Operation)) yield take();
+          for (const op of list) {
+            if (add(op)) yield take();
+          }
         }
-        if (n > 0) {
-          slice.length = n;
-          yield slice;
-        }
+        if (slice.length > 0) yield slice;
       },
     };
     return this.made;
