@@ -1,8 +1,9 @@
 /**
  * A real server for the traffic tests, run inside a real-server namespace:
  * `node lab-server.js NAME`. Answers HTTP on port 8080 (IPv4 and IPv6) with
- * its name (closing the connection unless asked to keep it), and counts UDP datagrams on port 5060 (SIP). Prints `ready`
- * once listening; on SIGTERM prints one JSON line of what it saw and exits.
+ * its name (closing the connection unless asked to keep it), and counts UDP
+ * datagrams on port 5060 (SIP). Prints `ready` once listening; on SIGTERM
+ * prints one JSON line of what it saw and exits.
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';

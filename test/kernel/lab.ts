@@ -13,9 +13,9 @@
  * (HTTP on 8080, UDP on 5060); the client runs test/kernel/lab-client.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { withNetns, type ExecResult, type Netns } from './harness';
 
 /** One HTTP exchange as the client saw it. */
@@ -215,7 +215,11 @@ export async function withLab<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
             async second(between) {
               await between();
               writeFileSync(go, '');
-              return (JSON.parse(await line(2)) as { second: KeptReply }).second;
+              try {
+                return (JSON.parse(await line(2)) as { second: KeptReply }).second;
+              } finally {
+                rmSync(dirname(go), { recursive: true, force: true });
+              }
             },
           };
         },
