@@ -67,4 +67,39 @@ static char *svc_nest(char *p, int s) {
   n->nla_len = p - (char *)n;
   return p;
 }
+/* A dump request (GET_SERVICE, or GET_DEST of service s when s >= 0) written
+ * into req; returns its length. */
+static inline int dump_request(char *req, int fam, int seq, int cmd, int s) {
+  memset(req, 0, 256);
+  struct nlmsghdr *h = (void *)req;
+  struct genlmsghdr *g = NLMSG_DATA(h);
+  h->nlmsg_type = fam;
+  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  h->nlmsg_seq = seq;
+  g->cmd = cmd;
+  g->version = 1;
+  char *p = (char *)g + GENL_HDRLEN;
+  if (s >= 0) p = svc_nest(p, s);
+  h->nlmsg_len = p - req;
+  return h->nlmsg_len;
+}
+
+/* One dump sent and read to its end, waiting on each part; returns the
+ * number of data messages. */
+static inline int dump(int fd, int fam, int seq, int cmd, int s) {
+  char req[256];
+  send(fd, req, dump_request(req, fam, seq, cmd, s), 0);
+  int count = 0;
+  for (int done = 0; !done;) {
+    int n = recv(fd, rbuf, sizeof rbuf, 0);
+    for (struct nlmsghdr *h = (void *)rbuf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+        done = 1;
+        break;
+      }
+      count++;
+    }
+  }
+  return count;
+}
 #endif

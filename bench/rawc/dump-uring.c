@@ -79,25 +79,6 @@ static int messages(char *b, int n, int *done) {
   return count;
 }
 
-/* The service dump, waited on as dump.c does (the same work). */
-static void service_dump(int fd, int fam) {
-  char req[64] = {0};
-  struct nlmsghdr *h = (void *)req;
-  struct genlmsghdr *g = NLMSG_DATA(h);
-  h->nlmsg_type = fam;
-  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  h->nlmsg_seq = 2;
-  g->cmd = IPVS_CMD_GET_SERVICE;
-  g->version = 1;
-  h->nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-  if (send(fd, req, h->nlmsg_len, 0) < 0) die("send");
-  for (int done = 0; !done;) {
-    int n = recv(fd, rbuf, sizeof rbuf, 0);
-    if (n < 0) die("recv");
-    messages(rbuf, n, &done);
-  }
-}
-
 static char req[SOCKETS][256];
 static char buf[SOCKETS][RBUF];
 
@@ -107,22 +88,15 @@ int main(int argc, char **argv) {
   for (int i = 0; i < SOCKETS; i++) fds[i] = open_ipvs(&fam);
   ring_setup(4 * SOCKETS);
   double t0 = now_ms();
-  service_dump(fds[0], fam);
+  /* The service dump, waited on as dump.c does (the same work). */
+  dump(fds[0], fam, ++seq, IPVS_CMD_GET_SERVICE, -1);
   for (int first = 0; first < services; first += SOCKETS) {
     int k = services - first < SOCKETS ? services - first : SOCKETS;
     /* Per socket: its service's dump request, sent, and a recv after it. */
     for (int i = 0; i < k; i++) {
-      memset(req[i], 0, sizeof req[i]);
-      struct nlmsghdr *h = (void *)req[i];
-      struct genlmsghdr *g = NLMSG_DATA(h);
-      h->nlmsg_type = fam;
-      h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-      h->nlmsg_seq = ++seq;
-      g->cmd = IPVS_CMD_GET_DEST;
-      g->version = 1;
-      h->nlmsg_len = svc_nest((char *)g + GENL_HDRLEN, first + i) - req[i];
+      int len = dump_request(req[i], fam, ++seq, IPVS_CMD_GET_DEST, first + i);
       /* user_data: the socket, and 1 for a recv. */
-      queue(IORING_OP_SEND, fds[i], req[i], h->nlmsg_len, IOSQE_IO_LINK, 2 * i);
+      queue(IORING_OP_SEND, fds[i], req[i], len, IOSQE_IO_LINK, 2 * i);
       queue(IORING_OP_RECV, fds[i], buf[i], RBUF, 0, 2 * i + 1);
     }
     unsigned queued = 2 * k;

@@ -5,9 +5,10 @@
  * does any of this: a process's heap belongs to its program.
  *
  * - V8's young generation stays at its starting size (1 MiB a semispace;
- *   CI has seen one doubling, under load). V8 doubles it, up to 16 MiB a semispace, while most of what it allocates
- *   survives, and a restore or a save keeps most of what it allocates
- *   (55,000 rules); each doubling is fresh memory. Measured on a restore of
+ *   CI has seen one doubling, under load). V8 doubles it, up to 16 MiB a
+ *   semispace, while most of what it allocates survives, and a restore or
+ *   a save keeps most of what it allocates (55,000 rules); each doubling is
+ *   fresh memory. Measured on a restore of
  *   5,000 x 10: the parse took 7,700 page faults with growth, 4,200 without.
  *   A small young generation only means objects reach the old generation
  *   sooner, where they were going.

@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Proc } from '../../src/lab/procs';
 import { withNetns, type ExecResult, type Netns } from './harness';
 
 /** One HTTP exchange as the client saw it. */
@@ -187,36 +188,20 @@ export async function withLab<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
         },
         async keepAlive(url) {
           const go = join(mkdtempSync(join(tmpdir(), 'ipvs-ka-')), 'go');
-          const child = spawn('ip', ['netns', 'exec', c, process.execPath, js('lab-client'), 'keepalive', url, go], { stdio: ['ignore', 'pipe', 'inherit'] });
-          started.push(child);
-          const lines: string[] = [];
-          let waiting: (() => void) | undefined;
-          let buf = '';
-          child.stdout?.on('data', (d: Buffer) => {
-            buf += d.toString();
-            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-              lines.push(buf.slice(0, i));
-              buf = buf.slice(i + 1);
-              waiting?.();
-            }
-          });
-          const closed = new Promise<void>((res) => child.on('close', () => res()));
-          const line = async (n: number): Promise<string> => {
-            while (lines.length < n) {
-              const more = new Promise<void>((res) => (waiting = res));
-              await Promise.race([more, closed]);
-              if (lines.length < n && child.exitCode !== null) throw new Error(`the keep-alive client exited (${child.exitCode})`);
-            }
-            return lines[n - 1] as string;
+          const client = new Proc('client', spawn('ip', ['netns', 'exec', c, process.execPath, js('lab-client'), 'keepalive', url, go], { stdio: ['ignore', 'pipe', 'pipe'] }));
+          started.push(client.child);
+          const answer = async (which: 'first' | 'second'): Promise<KeptReply> => {
+            const line = await client.waitLine((l) => l.startsWith(`{"${which}"`), 10_000, `the keep-alive client's ${which} request`);
+            return (JSON.parse(line) as Record<typeof which, KeptReply>)[which];
           };
-          const first = (JSON.parse(await line(1)) as { first: KeptReply }).first;
+          const first = await answer('first');
           return {
             first,
             async second(between) {
               await between();
               writeFileSync(go, '');
               try {
-                return (JSON.parse(await line(2)) as { second: KeptReply }).second;
+                return await answer('second');
               } finally {
                 rmSync(dirname(go), { recursive: true, force: true });
               }
