@@ -651,7 +651,8 @@ Napi::Value ReadText(const Napi::CallbackInfo& info) {
 
 // For short-lived commands only (the library never calls it): glibc keeps
 // freed memory instead of returning it to the kernel, serves big blocks from
-// its heap, and gives every thread the one arena. Memory given back is
+// its heap, and makes no more arenas (node's start-up has made a second one
+// already, which its thread keeps: docs/cli.md, round H). Memory given back is
 // faulted in again when next used, and under User-Mode Linux each fault
 // costs ~50 us. True when glibc took every setting.
 Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {

@@ -12,10 +12,11 @@
  *   5,000 x 10: the parse took 7,700 page faults with growth, 4,200 without.
  *   A small young generation only means objects reach the old generation
  *   sooner, where they were going.
- * - glibc keeps what is freed (no trimming, big blocks from its heap, one
- *   arena for every thread) instead of returning it to the kernel to fault
- *   it in again: V8's compiler zones and Buffers come and go all through a
- *   command. Measured: a save of 5,000 x 10 took 3,000 fewer faults.
+ * - glibc keeps what is freed (no trimming, big blocks from its heap, no new
+ *   arenas: threads share the two node's start-up has made) instead of
+ *   returning it to the kernel to fault it in again: V8's compiler zones and
+ *   Buffers come and go all through a command. Measured: a save of 5,000 x 10
+ *   took 3,000 fewer faults.
  * @module
  */
 import { addon } from '../native/addon';

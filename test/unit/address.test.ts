@@ -90,8 +90,11 @@ t.test('isIPv4Text and isIPv6Text say what node:net says, on generated texts', a
     if (rnd(2) === 0) s = mutate(s);
     const a4 = isIPv4Text(s);
     const a6 = isIPv6Text(s);
-    if (a4 !== net.isIPv4(s) || a6 !== net.isIPv6(s)) {
-      t.fail(`'${s}': isIPv4Text ${a4} (node ${net.isIPv4(s)}), isIPv6Text ${a6} (node ${net.isIPv6(s)})`);
+    // The same text inside a longer one, digits on both sides (a restore file's
+    // line): nothing outside [from, to) is read.
+    const inside = isIPv4Text(`7${s}8`, 1, s.length + 1);
+    if (a4 !== net.isIPv4(s) || a6 !== net.isIPv6(s) || inside !== a4) {
+      t.fail(`'${s}': isIPv4Text ${a4} (node ${net.isIPv4(s)}, inside a longer text ${inside}), isIPv6Text ${a6} (node ${net.isIPv6(s)})`);
       if (++checked > 20) break;
       continue;
     }
