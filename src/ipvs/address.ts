@@ -72,13 +72,7 @@ export function ipv4Value(s: string, from = 0, to = s.length): number {
   for (let part = 0; ; part++) {
     const start = i;
     let v = 0;
-    // Never a character at `to` or beyond: reading past a string's end
-    // (NaN) throws V8's optimized code away ("out of bounds", --trace-deopt).
-    for (; i < to; i++) {
-      const c = s.charCodeAt(i);
-      if (!(c >= 48 && c <= 57)) break;
-      v = v * 10 + (c - 48);
-    }
+    for (let c = s.charCodeAt(i); i < to && c >= 48 && c <= 57; c = s.charCodeAt(++i)) v = v * 10 + (c - 48);
     const len = i - start;
     if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return NaN;
     address = (address << 8) | v;

@@ -27,7 +27,6 @@ import {
   checkMixedFamily,
   checkServiceInput,
   normalizeServiceKey,
-  type CheckedDestination,
   type CheckedService,
   type NormalKey,
 } from './codec';
@@ -99,34 +98,27 @@ export class BulkEncoder {
     return a;
   }
 
-  // What check() found, for the write() that follows it: fields, not a
-  // result object, so that checking 55,000 operations allocates nothing.
-  private n: NormalKey | undefined;
-  private checkedService: CheckedService | undefined;
-  private checkedDest: CheckedDestination | undefined;
-  private addr: ParsedAddress | undefined;
-  private port = 0;
-
   /**
-   * Checks `op` as {@link write} would before writing it (write() calls
-   * this, so a checked operation cannot fail to write). Throws
+   * Checks `op` and writes its genl header and attributes (the payload after
+   * the netlink header); with no writer, only checks (the same checks, in
+   * the same code, so a checked operation cannot fail to write). Throws
    * {@link InvalidArgumentError} with the field.
-   *
-   * A pass that only checks calls this rather than write() without a
-   * writer: V8 would then optimize write() on the checking pass, where
-   * nothing after the check has run, and throw that code away on the first
-   * operation written (seen with `--trace-deopt`: one more compile of the
-   * encoder in a first `apply()`).
    */
-  check(op: BulkOp): void {
+  write(op: BulkOp, w: NlWriter | undefined): void {
     const n = this.service(op.service);
-    this.n = n;
     switch (op.type) {
       case 'add-service':
-      case 'edit-service':
-        this.checkedService = checkServiceInput(n.family, op.config as never);
+      case 'edit-service': {
+        const c = checkServiceInput(n.family, op.config as never);
+        if (!w) return;
+        w.genlHeader(op.type === 'add-service' ? IPVS_CMD.NEW_SERVICE : IPVS_CMD.SET_SERVICE, IPVS_GENL_VERSION);
+        this.serviceNest(w, n, c);
         return;
+      }
       case 'delete-service':
+        if (!w) return;
+        w.genlHeader(IPVS_CMD.DEL_SERVICE, IPVS_GENL_VERSION);
+        this.serviceNest(w, n, undefined);
         return;
       case 'add-destination':
       case 'edit-destination':
@@ -140,57 +132,36 @@ export class BulkEncoder {
         } catch {
           throw invalidArgument('destination.address', `'${d.address}' is not an IPv4 or IPv6 address`);
         }
-        this.addr = a;
-        this.port = checkInt('destination', 'port', d.port, 0, 65535);
-        if (op.type === 'delete-destination') return;
-        const c = checkDestinationInput(op.config as never);
-        checkMixedFamily(n, a.family, c.forwarding, a.text, this.port);
-        this.checkedDest = c;
-        return;
-      }
-    }
-  }
-
-  /**
-   * Checks `op` ({@link check}) and writes its genl header and attributes
-   * (the payload after the netlink header). Throws
-   * {@link InvalidArgumentError} with the field.
-   */
-  write(op: BulkOp, w: NlWriter): void {
-    this.check(op);
-    const n = this.n as NormalKey;
-    switch (op.type) {
-      case 'add-service':
-      case 'edit-service':
-        w.genlHeader(op.type === 'add-service' ? IPVS_CMD.NEW_SERVICE : IPVS_CMD.SET_SERVICE, IPVS_GENL_VERSION);
-        this.serviceNest(w, n, this.checkedService);
-        return;
-      case 'delete-service':
-        w.genlHeader(IPVS_CMD.DEL_SERVICE, IPVS_GENL_VERSION);
-        this.serviceNest(w, n, undefined);
-        return;
-      case 'add-destination':
-      case 'edit-destination':
-      case 'delete-destination': {
-        const a = this.addr as ParsedAddress;
+        const port = checkInt('destination', 'port', d.port, 0, 65535);
         const cmd =
           op.type === 'add-destination' ? IPVS_CMD.NEW_DEST : op.type === 'edit-destination' ? IPVS_CMD.SET_DEST : IPVS_CMD.DEL_DEST;
+        if (op.type === 'delete-destination') {
+          if (!w) return;
+          w.genlHeader(cmd, IPVS_GENL_VERSION);
+          this.serviceNest(w, n, undefined);
+          const nest = w.beginNested(C.dest);
+          w.attrU16(D.addrFamily, afNumber(a.family));
+          w.attrBytes(D.addr, a.bytes);
+          w.attrBe16(D.port, port);
+          w.endNested(nest);
+          return;
+        }
+        const c = checkDestinationInput(op.config as never);
+        checkMixedFamily(n, a.family, c.forwarding, a.text, port);
+        if (!w) return;
         w.genlHeader(cmd, IPVS_GENL_VERSION);
         this.serviceNest(w, n, undefined);
         const nest = w.beginNested(C.dest);
         w.attrU16(D.addrFamily, afNumber(a.family));
         w.attrBytes(D.addr, a.bytes);
-        w.attrBe16(D.port, this.port);
-        if (op.type !== 'delete-destination') {
-          const c = this.checkedDest as CheckedDestination;
-          w.attrU32(D.fwdMethod, FWD_NUM[c.forwarding]);
-          w.attrU32(D.weight, c.weight);
-          w.attrU8(D.tunType, TUN_NUM[c.tunnelType]);
-          w.attrBe16(D.tunPort, c.tunnelPort);
-          w.attrU16(D.tunFlags, (c.tunnelCsum ? IP_VS_TUNNEL_ENCAP_FLAG_CSUM : 0) | (c.tunnelRemcsum ? IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM : 0));
-          w.attrU32(D.uThresh, c.upperThreshold);
-          w.attrU32(D.lThresh, c.lowerThreshold);
-        }
+        w.attrBe16(D.port, port);
+        w.attrU32(D.fwdMethod, FWD_NUM[c.forwarding]);
+        w.attrU32(D.weight, c.weight);
+        w.attrU8(D.tunType, TUN_NUM[c.tunnelType]);
+        w.attrBe16(D.tunPort, c.tunnelPort);
+        w.attrU16(D.tunFlags, (c.tunnelCsum ? IP_VS_TUNNEL_ENCAP_FLAG_CSUM : 0) | (c.tunnelRemcsum ? IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM : 0));
+        w.attrU32(D.uThresh, c.upperThreshold);
+        w.attrU32(D.lThresh, c.lowerThreshold);
         w.endNested(nest);
         return;
       }

@@ -650,7 +650,21 @@ export class IpvsClient {
    */
   async apply(operations: readonly Operation[]): Promise<ApplyResult> {
     const enc = new BulkEncoder();
-    this.checkAll(operations, enc);
+    // First pass: check everything (the encoder's own checks, without
+    // writing), keeping nothing: a load of 55,000 operations must not pin
+    // 55,000 objects.
+    const invalid: { index: number; error: IpvsError }[] = [];
+    for (let index = 0; index < operations.length; index++) {
+      const op = operations[index] as Operation;
+      try {
+        if (op !== null && typeof op === 'object' && isBulkOp(op)) enc.write(op, undefined);
+        else this.prepare(op);
+      } catch (e) {
+        if (e instanceof IpvsError) invalid.push({ index, error: e });
+        else throw e;
+      }
+    }
+    if (invalid.length) throw new InvalidOperationsError(invalid);
     // Second pass: each operation is encoded straight into the datagram
     // being packed.
     let refused;
@@ -682,30 +696,6 @@ export class IpvsClient {
       failures.push({ index, operation, error });
     }
     return { errors, applied: operations.length - failures.length, failures };
-  }
-
-  /**
-   * apply()'s first pass: every operation checked (the encoder's own checks,
-   * without writing), keeping nothing (a load of 55,000 operations must not
-   * pin 55,000 objects). Throws {@link InvalidOperationsError} listing every
-   * invalid one. A function of its own so that V8, replacing this long loop
-   * with optimized code while it runs, does not do so for the whole of
-   * apply(), most of which has not run yet (that code was thrown away as
-   * soon as the loop ended: `--trace-deopt`).
-   */
-  private checkAll(operations: readonly Operation[], enc: BulkEncoder): void {
-    let invalid: { index: number; error: IpvsError }[] | undefined;
-    for (let index = 0; index < operations.length; index++) {
-      const op = operations[index] as Operation;
-      try {
-        if (op !== null && typeof op === 'object' && isBulkOp(op)) enc.check(op);
-        else this.prepare(op);
-      } catch (e) {
-        if (e instanceof IpvsError) (invalid ??= []).push({ index, error: e });
-        else throw e;
-      }
-    }
-    if (invalid) throw new InvalidOperationsError(invalid);
   }
 
   private async runOne(p: Prepared): Promise<void> {
