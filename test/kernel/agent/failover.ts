@@ -4,6 +4,7 @@
  * margin) and the client sees no error after that; a revived one is back
  * within interval × rise.
  */
+import { spawn } from 'node:child_process';
 import t from 'tap';
 import { burst, stream, tally, waitServing, weightChange, type Hit } from '../../../src/lab/procs';
 import { drConfig, destLines, sleep, withLab, type AgentLab } from '../agent-harness';
@@ -23,12 +24,26 @@ function connEntries(table: string, hits: readonly Hit[]): string {
 }
 
 /**
+ * A process of its own in the guest that notes every gap of 250 ms or more
+ * between its 50 ms ticks: a guest that was not run for that long (UML is
+ * one host process; a loaded host can leave it waiting) shows up here, a
+ * loss in the network does not.
+ */
+function stallWatch(): { gaps(): string; stop(): void } {
+  const code = `let last = Date.now(); setInterval(() => { const now = Date.now(); if (now - last >= 250) console.log(new Date(last).toISOString() + ' +' + (now - last) + ' ms'); last = now; }, 50);`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return { gaps: () => out.trim() || '(none)', stop: () => void child.kill() };
+}
+
+/**
  * What the hosts saw, for a failure that happens once in many loaded runs
  * (two requests, sent close together, time out while those around them are
  * served): the director's entries for their ports and its per-server
  * counters, and every host's non-zero drop, retransmission and reset counters.
  */
-function diagnose(lab: AgentLab, failed: readonly Hit[]): string {
+function diagnose(lab: AgentLab, failed: readonly Hit[], stalls: { gaps(): string }): string {
   const counters = /Drop|Discard|Fail|Retrans|Reset|Abort|PAWS|Overflow|Backlog|Error|Miss|TW|Unreach|Timeout/;
   const hosts = [lab.net.client, lab.net.director, ...lab.net.realServers];
   const nstat = hosts.map((h) => {
@@ -42,6 +57,7 @@ function diagnose(lab: AgentLab, failed: readonly Hit[]): string {
     connEntries(lab.director('ipvsadm -Lcn'), failed),
     lab.director('ipvsadm -Ln --stats'),
     ...nstat,
+    `the guest's pauses of 250 ms or more (a ticker process):\n${stalls.gaps()}`,
   ].join('\n');
 }
 
@@ -50,6 +66,8 @@ function split(hits: Hit[], at: number): { before: Hit[]; after: Hit[] } {
 }
 
 t.test('DR, policy remove: killed server deleted within interval × fall, no client error after; revived within interval × rise', async (t) => {
+  const stalls = stallWatch();
+  t.teardown(stalls.stop);
   await withLab(t, 'dr', async (lab) => {
     lab.writeConfig(drConfig());
     const agent = await lab.startAgent();
@@ -75,7 +93,7 @@ t.test('DR, policy remove: killed server deleted within interval × fall, no cli
     t.same(failed, [], 'no failed request after the removal');
     // A failure here once in many loaded runs (2 requests timed out, here and
     // while web2 comes back): what the hosts saw is printed with it.
-    if (failed.length > 0) t.comment(diagnose(lab, failed));
+    if (failed.length > 0) t.comment(diagnose(lab, failed, stalls));
     t.same([...tally(after).keys()].sort(), ['web1', 'web3'], 'served by the two others');
     t.same(hits.filter((h) => h.t + h.ms < killedAt && h.error), [], 'no failure before the kill');
 
@@ -90,7 +108,7 @@ t.test('DR, policy remove: killed server deleted within interval × fall, no cli
     const hits2 = await flow2.stop();
     const failed2 = hits2.filter((h) => h.error);
     t.same(failed2, [], 'no failure while it came back');
-    if (failed2.length > 0) t.comment(diagnose(lab, failed2));
+    if (failed2.length > 0) t.comment(diagnose(lab, failed2, stalls));
     t.ok(split(hits2, backAt).after.some((h) => h.server === 'web2'), 'web2 serves again');
   });
 });
