@@ -111,6 +111,8 @@ async function actDr(): Promise<void> {
   const loAddrs = shIn(rs1.netns, 'ip -4 -br addr show dev lo').trim().split(/\s+/).slice(2).join(' ');
   const sysctls = shIn(rs1.netns, 'sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce').trim().split('\n');
   out(dim(`    ${rs1.name}: lo holds ${loAddrs}; arp_ignore=${sysctls[0]}, arp_announce=${sysctls[1]}`));
+  const expire = shIn(net.director.netns, 'sysctl -n net.ipv4.vs.expire_nodest_conn').trim();
+  out(dim(`    director: net.ipv4.vs.expire_nodest_conn=${expire} (a removed server's connections end at once: docs/agent.md)`));
 
   step('starting the three web servers (node, one namespace each)');
   const webs = new Map<string, Proc>();

@@ -150,10 +150,16 @@ function parseHits(text: string): Hit[] {
     .map((l) => JSON.parse(l) as Hit);
 }
 
-/** Sends `n` requests from the client namespace (4 at a time), each on its own connection. */
-export function burst(net: LabNetwork, url: string, n: number): Hit[] {
+/**
+ * Sends `n` requests from the client namespace (4 at a time), each on its own
+ * connection; with `localPort`, one at a time from that source port.
+ */
+export function burst(net: LabNetwork, url: string, n: number, options: { localPort?: number; timeoutMs?: number } = {}): Hit[] {
+  const args = [url, '--count', String(n), '--concurrency', options.localPort ? '1' : '4'];
+  if (options.localPort) args.push('--local-port', String(options.localPort));
+  if (options.timeoutMs) args.push('--timeout', String(options.timeoutMs));
   return parseHits(
-    execFileSync('ip', ['netns', 'exec', net.client.netns, 'node', labScript('traffic.js'), url, '--count', String(n), '--concurrency', '4'], {
+    execFileSync('ip', ['netns', 'exec', net.client.netns, 'node', labScript('traffic.js'), ...args], {
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     }),

@@ -74,6 +74,11 @@ export function buildDr(prefix: string, n = 3): LabNetwork {
   let s = nsAdd(sw) + `ip -n ${sw} link add br0 type bridge\nip -n ${sw} link set br0 up\n`;
   s += nsAdd(dir) + plug(sw, 'br0', dir, 'eth0', 'p-dir');
   s += `ip -n ${dir} addr add 192.0.2.1/24 dev eth0\nip -n ${dir} addr add ${vip}/32 dev eth0\n`;
+  // What a director whose agent deletes failed real servers should set
+  // (docs/agent.md): without it, a new connection that reuses the client port
+  // of a recent one to the deleted server is dropped for up to 2 minutes
+  // (test/kernel/agent/port-reuse.ts), and one held open gets no answer.
+  s += `ip netns exec ${dir} sysctl -qw net.ipv4.vs.expire_nodest_conn=1\n`;
   rs.forEach((h, i) => {
     s += nsAdd(h.netns) + plug(sw, 'br0', h.netns, 'eth0', `p-web${i + 1}`);
     s += `ip -n ${h.netns} addr add ${h.address}/24 dev eth0\n`;

@@ -7,6 +7,7 @@
  * sent, `port` the client's source port, which names the connection in the
  * director's table when one fails). A
  * request that takes longer than `--timeout` ms (default 2000) is an error.
+ * `--local-port P` sends from that source port (one request at a time).
  */
 import { request } from 'node:http';
 
@@ -20,6 +21,7 @@ const count = opt('--count', 0);
 const concurrency = opt('--concurrency', 4);
 const rate = opt('--rate', 0);
 const timeoutMs = opt('--timeout', 2000);
+const localPort = opt('--local-port', 0) || undefined;
 
 function once(): Promise<void> {
   const started = Date.now();
@@ -33,7 +35,7 @@ function once(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ t: started, ...o, port, ms: Date.now() - started })}\n`);
       resolve();
     };
-    const req = request(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = request(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs, localPort }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
