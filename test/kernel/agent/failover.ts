@@ -51,8 +51,9 @@ function diagnose(lab: AgentLab, failed: readonly Hit[], stalls: { gaps(): strin
   const nstat = hosts.map((h) => {
     const rows = shIn(h.netns, 'nstat -az 2>/dev/null || true')
       .split('\n')
-      .filter((l) => counters.test(l) && / [1-9]\d* /.test(` ${l.split(/\s+/)[1] ?? ''} `));
-    return `${h.name}: ${rows.map((l) => l.split(/\s+/).slice(0, 2).join('=')).join(' ') || '(none)'}`;
+      .map((l) => l.split(/\s+/))
+      .filter(([name = '', value]) => counters.test(name) && Number(value) > 0);
+    return `${h.name}: ${rows.map(([name, value]) => `${name}=${value}`).join(' ') || '(none)'}`;
   });
   return [
     `failed at ${failed.map((h) => new Date(h.t).toISOString()).join(' ')}`,
